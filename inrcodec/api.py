@@ -1,0 +1,198 @@
+"""The library API: the codec's pipeline, spelled out once.
+
+    file --read--> Signal --encode_signal--> .inrc bytes --unpack--> model --render--> Signal
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from inrcodec import config as config_mod
+from inrcodec import container, weights
+from inrcodec.encoder import Progress, encode_signal
+from inrcodec.errors import ConfigError, FormatError, InputError
+from inrcodec.files import atomic_path, check_output
+from inrcodec.fit import render
+from inrcodec.inr import read_arch
+from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
+from inrcodec.signal import Signal
+
+Source = str | os.PathLike | Signal
+
+
+@dataclasses.dataclass
+class EncodeReport:
+    """An encoded file with its measured rate and distortion (measured by decoding the file)."""
+
+    blob: bytes
+    signal: Signal
+    rate: dict[str, float]
+    metrics: dict[str, float]
+    fit_seconds: float
+    attempts: int
+    arch: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return {"bytes": len(self.blob), **self.rate, **self.metrics, "fit_seconds": self.fit_seconds,
+                "attempts": self.attempts, "arch": self.arch}
+
+
+def load(path: str | os.PathLike) -> Signal:
+    """Read a signal file; the modality is chosen by the file extension."""
+    path = Path(path)
+    return modality_for_path(path).read(path)
+
+
+def save(signal: Signal, path: str | os.PathLike, *, force: bool = True) -> None:
+    """Write a signal atomically in the format named by the path's extension."""
+    path = check_output(Path(path), force=force)
+    modality = REGISTRY[signal.modality]
+    with atomic_path(path) as tmp:
+        modality.write(signal, tmp.with_suffix(path.suffix) if tmp.suffix != path.suffix else tmp)
+
+
+def make_config(
+    modality: str,
+    *,
+    config: str | os.PathLike | None = None,
+    target: float | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
+) -> config_mod.CodecConfig:
+    """The codec configuration from defaults, a YAML preset, and explicit options."""
+    extra = list(overrides)
+    if target is not None:
+        if not target > 0:
+            raise ConfigError(f"rate target must be positive, got {target}")
+        extra.append(f"rate.target={target}")
+    if steps is not None:
+        extra.append(f"fit.steps={steps}")
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    return config_mod.load(modality, Path(config) if config else None, extra)
+
+
+def encode_report(
+    source: Source,
+    *,
+    bpp: float | None = None,
+    kbps: float | None = None,
+    config: str | os.PathLike | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
+    progress: Progress | None = None,
+) -> EncodeReport:
+    """Encode and measure: rate from the real byte count, distortion from decoding the bytes."""
+    signal = source if isinstance(source, Signal) else load(source)
+    target = bpp if bpp is not None else kbps
+    codec_config = make_config(signal.modality, config=config, target=target, steps=steps, seed=seed,
+                               overrides=overrides)
+    encoded = encode_signal(signal, codec_config, progress)
+    decoded = decode(encoded.blob)
+    modality = REGISTRY[signal.modality]
+    return EncodeReport(
+        blob=encoded.blob,
+        signal=decoded,
+        rate=modality.rate(len(encoded.blob), signal.meta),
+        metrics=modality.metrics(signal, decoded),
+        fit_seconds=encoded.fit_seconds,
+        attempts=encoded.attempts,
+        arch={"name": encoded.arch.name, **dataclasses.asdict(encoded.arch)},
+    )
+
+
+def encode(source: Source, **options) -> bytes:
+    """Encode a file or Signal into .inrc bytes (``len(bytes) * 8`` is the rate).
+
+    Options: ``bpp`` / ``kbps`` rate target, ``config`` YAML preset, ``steps``, ``seed``,
+    ``overrides`` (``section.key=value`` strings), ``progress`` callback.
+    """
+    return encode_report(source, **options).blob
+
+
+def _read_blob(source: bytes | str | os.PathLike) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give an .inrc file")
+    return path.read_bytes()
+
+
+def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0) -> Signal:
+    """Rebuild the signal from .inrc bytes or a path; ``scale`` renders at another resolution."""
+    if not (0 < scale <= 16):
+        raise ConfigError(f"scale must be in (0, 16], got {scale}")
+    parsed = container.unpack(_read_blob(source))
+    modality, meta = read_signal_chunk(parsed.signal)
+    arch = read_arch(parsed.model)
+    model = weights.decode(arch, parsed.tensors, parsed.payload)
+    coords = modality.render_coords(meta, scale)
+    if coords.shape[0] * arch.out_dim > 1 << 31:
+        raise ConfigError(f"render of {coords.shape[0]} samples is too large; use a smaller --scale")
+    values = np.asarray(render(model, jnp.asarray(coords)))
+    if not np.all(np.isfinite(values)):
+        raise FormatError("decoded network produced non-finite values; the file is corrupt")
+    return modality.from_values(values, meta, scale)
+
+
+def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:
+    """The integer tensors of a file, exactly as parsed (identical on every machine)."""
+    parsed = container.unpack(_read_blob(source))
+    return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
+
+
+def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
+    """The file's header as a JSON-ready dict: version, modality, architecture, tensors, sizes."""
+    blob = _read_blob(source)
+    parsed = container.unpack(blob)
+    modality, meta = read_signal_chunk(parsed.signal)
+    arch = read_arch(parsed.model)
+    ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
+    paths = [jax_path for jax_path in _leaf_names(arch)]
+    return {
+        "format_version": "%d.%d" % parsed.version,
+        "modality": modality.name,
+        "signal": meta,
+        "architecture": {"name": arch.name, **dataclasses.asdict(arch)},
+        "parameters": int(sum(q.size for q in ints)),
+        "macs_per_sample": arch.macs_per_sample(),
+        "tensors": [
+            {"name": name, "shape": list(q.shape), "step": 2.0 ** (c / 8), "min": int(q.min()), "max": int(q.max())}
+            for name, q, c in zip(paths, ints, codes)
+        ],
+        "bytes": {"total": len(blob), **parsed.chunk_sizes(), "framing": len(blob) - sum(parsed.chunk_sizes().values())},
+        "rate": modality.rate(len(blob), meta),
+        "crc32": f"{int.from_bytes(blob[-4:], 'little'):08x}",
+    }
+
+
+def _leaf_names(arch) -> list[str]:
+    import jax
+
+    flat = jax.tree_util.tree_flatten_with_path(weights.skeleton(arch))[0]
+    return [jax.tree_util.keystr(path).lstrip(".") for path, _ in flat]
+
+
+def write_encoded(report: EncodeReport, path: Path, *, force: bool, source: Path | None = None) -> None:
+    """Write an encoded file atomically, never over the input and never over a file without force."""
+    check_output(path, force=force, inputs=(source,) if source else ())
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(report.blob)
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start

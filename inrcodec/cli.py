@@ -1,0 +1,155 @@
+"""The ``inrcodec`` command line: parse, validate, call the API. Heavy imports happen lazily."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from inrcodec.errors import InrcodecError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Compress images (and more) by overfitting a small neural network to each signal.",
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_DECODE_SUFFIX = {"image": ".png"}
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"inrcodec: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turn InrcodecError into one line on stderr and exit code 1 (2 for a bad option value)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InrcodecError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; no output written", 130)
+
+    return wrapper
+
+
+def _positive(name: str, value: Optional[float]) -> None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        _fail(f"--{name} must be a positive number, got {value}", 2)
+
+
+@app.command()
+@user_errors
+def fit(
+    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...).")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output .inrc (default: beside the input).")] = None,
+    bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel: the whole file stays within it.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML preset, e.g. configs/image/hashgrid-cpu.yaml.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (overrides the preset).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Fit a network to INPUT and write the compressed .inrc file."""
+    _positive("bpp", bpp)
+    if steps is not None and steps < 1:
+        _fail(f"--steps must be a positive integer, got {steps}", 2)
+    from inrcodec import api, files
+    from inrcodec.modalities import modality_for_path
+
+    modality_for_path(input)  # unsupported types fail before any work
+    output = output or input.with_suffix(".inrc")
+    files.check_output(output, force=force, inputs=(input,))
+    signal = api.load(input)
+    config_opts = dict(target=bpp, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
+    api.make_config(signal.modality, **config_opts)  # a bad preset fails before the fit, not after
+    with _progress(quiet or as_json) as progress:
+        report = api.encode_report(signal, bpp=bpp, config=config, steps=steps, seed=seed,
+                                   overrides=tuple(set_ or ()), progress=progress)
+    api.write_encoded(report, output, force=force, source=input)
+    summary = {"input": str(input), "output": str(output), **report.summary()}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        rates = ", ".join(f"{v:.4f} {k}" for k, v in report.rate.items())
+        quality = ", ".join(f"{k} {v:.3f}" for k, v in report.metrics.items())
+        typer.echo(f"{output}: {len(report.blob)} bytes, {rates}, {quality}, fit {report.fit_seconds:.1f} s")
+
+
+@app.command()
+@user_errors
+def decode(
+    input: Annotated[Path, typer.Argument(help="A .inrc file.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output signal file (default: beside the input).")] = None,
+    scale: Annotated[float, typer.Option(help="Render at this multiple of the original resolution.")] = 1.0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Rebuild the signal from a .inrc file."""
+    _positive("scale", scale)
+    from inrcodec import api, files
+
+    blob = api._read_blob(input)
+    signal = api.decode(blob, scale=scale)
+    output = output or input.with_suffix(DEFAULT_DECODE_SUFFIX.get(signal.modality, ".out"))
+    files.check_output(output, force=force, inputs=(input,))
+    api.save(signal, output, force=force)
+    typer.echo(f"{output}: {signal.modality} {'x'.join(map(str, signal.shape))}")
+
+
+@app.command()
+@user_errors
+def info(input: Annotated[Path, typer.Argument(help="A .inrc file.")]) -> None:
+    """Print the header of a .inrc file as JSON."""
+    from inrcodec import api
+
+    typer.echo(json.dumps(api.info(input), indent=2))
+
+
+class _progress:
+    """A rich progress bar fed by the encoder's progress callback."""
+
+    def __init__(self, disabled: bool):
+        self.disabled = disabled or not sys.stderr.isatty()
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if self.disabled:
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                            TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            transient=True)
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, phase: str, done: int, total: int, loss: float) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.bar.add_task(phase, total=total, loss=float("nan"))
+        self.bar.update(self.tasks[phase], completed=done, total=total, loss=loss)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

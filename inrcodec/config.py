@@ -1,0 +1,189 @@
+"""Codec configuration: frozen dataclasses, strict YAML loading, dotted overrides.
+
+Precedence: built-in defaults of the modality < YAML file < ``section.key=value`` overrides.
+Unknown sections or keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from inrcodec.errors import ConfigError
+from inrcodec.fit import FitConfig
+from inrcodec.inr import ArchConfig, config_from_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantConfig:
+    """``slope_db``: dB of quality the codec gains per doubling of its rate; it sets the
+    trade-off of the step search (minimise -PSNR + slope_db * log2(bits))."""
+
+    slope_db: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RateConfig:
+    """``target``: rate target in the modality's unit (bpp, kbit/s; 0 = size the network as
+    the arch section says). ``bits_per_param`` is the first guess used to size the network
+    for a target; later attempts use the measured value."""
+
+    target: float = 0.0
+    bits_per_param: float = 5.0
+    max_attempts: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class CodecConfig:
+    arch: ArchConfig
+    fit: FitConfig
+    quant: QuantConfig
+    rate: RateConfig
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        arch = {"name": self.arch.name, **dataclasses.asdict(self.arch)}
+        return {
+            "arch": arch,
+            "fit": dataclasses.asdict(self.fit),
+            "quant": dataclasses.asdict(self.quant),
+            "rate": dataclasses.asdict(self.rate),
+            "seed": self.seed,
+        }
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "image": {
+        "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 4096, "base_res": 8,
+                 "mlp_width": 32, "mlp_depth": 1},
+        "fit": {"steps": 1500, "lr": 0.01, "batch_size": 0},
+        "rate": {"target": 0.0, "bits_per_param": 5.0},
+    },
+}
+
+_SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig}
+
+
+def load(modality: str, path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CodecConfig:
+    """The configuration for ``modality``: defaults, then the YAML file, then overrides."""
+    tree = _deep_copy(DEFAULTS.get(modality, {}))
+    if path is not None:
+        _merge(tree, _read_yaml(Path(path)), source=str(path))
+    for item in overrides:
+        _merge(tree, _parse_override(item), source=f"override {item!r}")
+    return _build(tree)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections")
+    data.pop("description", None)  # free text for people reading the preset
+    return data
+
+
+def _parse_override(item: str) -> dict[str, Any]:
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {item!r} must look like section.key=value")
+    parts = key.strip().split(".")
+    node: dict[str, Any] = {}
+    root = node
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = yaml.safe_load(value)
+    return root
+
+
+def _merge(tree: dict[str, Any], update: dict[str, Any], source: str) -> None:
+    for key, value in update.items():
+        if key == "seed":
+            tree["seed"] = value
+        elif key == "arch":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: 'arch' must be a mapping")
+            if "name" in value and value["name"] != tree.get("arch", {}).get("name"):
+                tree["arch"] = {}  # another architecture: start from its own defaults
+            tree.setdefault("arch", {}).update(value)
+        elif key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: section {key!r} must be a mapping")
+            tree.setdefault(key, {}).update(value)
+        else:
+            raise ConfigError(f"{source}: unknown section {key!r}; known: arch, fit, quant, rate, seed")
+
+
+def _build(tree: dict[str, Any]) -> CodecConfig:
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        values = tree.get(name, {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f"unknown key(s) in section {name!r}: {', '.join(unknown)}")
+        try:
+            typed = {k: _coerce(v, fields[k].type, f"{name}.{k}") for k, v in values.items()}
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+        sections[name] = cls(**typed)
+    arch = config_from_dict(tree.get("arch", {"name": "hashgrid"}))
+    try:
+        seed = int(tree.get("seed", 0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"seed must be an integer, got {tree.get('seed')!r}") from None
+    config = CodecConfig(arch=arch, seed=seed, **sections)
+    validate(config)
+    return config
+
+
+def _coerce(value: Any, type_name: Any, key: str) -> Any:
+    type_name = getattr(type_name, "__name__", type_name)
+    if type_name == "int":
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise ValueError(f"{key} must be an integer, got {value!r}")
+        return int(value)
+    if type_name == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    return value
+
+
+def validate(config: CodecConfig) -> None:
+    """Reject settings no fit can run with, naming the offending key."""
+    fit, rate = config.fit, config.rate
+    checks = [
+        (1 <= fit.steps <= 10_000_000, f"fit.steps must be a positive integer, got {fit.steps}"),
+        (0 < fit.lr < 10, f"fit.lr must be in (0, 10), got {fit.lr}"),
+        (fit.batch_size >= 0, f"fit.batch_size must be >= 0, got {fit.batch_size}"),
+        (fit.steps_per_call >= 1, f"fit.steps_per_call must be >= 1, got {fit.steps_per_call}"),
+        (0 <= fit.qat_fraction < 1, f"fit.qat_fraction must be in [0, 1), got {fit.qat_fraction}"),
+        (0 < fit.qat_lr_fraction <= 1, f"fit.qat_lr_fraction must be in (0, 1], got {fit.qat_lr_fraction}"),
+        (fit.warmup >= 0, f"fit.warmup must be >= 0, got {fit.warmup}"),
+        (0 <= fit.final_lr_fraction <= 1, f"fit.final_lr_fraction must be in [0, 1], got {fit.final_lr_fraction}"),
+        (rate.target >= 0 and rate.target == rate.target, f"rate target must be positive, got {rate.target}"),
+        (0.5 <= rate.bits_per_param <= 32, f"rate.bits_per_param must be in [0.5, 32], got {rate.bits_per_param}"),
+        (1 <= rate.max_attempts <= 10, f"rate.max_attempts must be 1..10, got {rate.max_attempts}"),
+        (0 <= config.quant.slope_db <= 100, f"quant.slope_db must be in [0, 100], got {config.quant.slope_db}"),
+        (0 <= config.seed < 2**31, f"seed must be in [0, 2^31), got {config.seed}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def _deep_copy(tree: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in tree.items()}

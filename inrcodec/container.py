@@ -1,0 +1,105 @@
+"""The .inrc container: bytes only, no JAX.
+
+Layout::
+
+    magic "INRC" | major u8 | minor u8 | chunk* | crc32 (u32 little-endian of all previous bytes)
+    chunk = tag u8 | length uvarint | body
+
+Tags below 0x80 are required chunks the decoder must understand; tags with the high bit set
+are optional and skipped by a decoder that does not know them. Wire codes never change once
+released.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError
+
+MAGIC = b"INRC"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
+
+TAG_SIGNAL = 0x01  # modality code + modality metadata
+TAG_MODEL = 0x02  # architecture code + hyper-parameters
+TAG_TENSORS = 0x03  # tensor table: quantisation step and entropy model per tensor
+TAG_PAYLOAD = 0x04  # entropy-coded integers
+OPTIONAL_FLAG = 0x80
+
+REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
+TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Container:
+    """The parsed chunks of one .inrc file."""
+
+    signal: bytes
+    model: bytes
+    tensors: bytes
+    payload: bytes
+    version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
+    skipped_optional: int = 0
+
+    def chunk_sizes(self) -> dict[str, int]:
+        return {TAG_NAMES[t]: len(b) for t, b in zip(REQUIRED_TAGS, self._bodies())}
+
+    def _bodies(self) -> tuple[bytes, ...]:
+        return (self.signal, self.model, self.tensors, self.payload)
+
+
+def pack(container: Container) -> bytes:
+    """Serialise the chunks into one checksummed .inrc byte string."""
+    w = Writer()
+    w.raw(MAGIC)
+    w.u8(FORMAT_MAJOR)
+    w.u8(FORMAT_MINOR)
+    for tag, body in zip(REQUIRED_TAGS, container._bodies()):
+        w.u8(tag)
+        w.uvarint(len(body))
+        w.raw(body)
+    body = w.getvalue()
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack(blob: bytes) -> Container:
+    """Parse and verify a .inrc byte string; raises FormatError on any defect."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise FormatError(f"expected bytes, got {type(blob).__name__}")
+    blob = bytes(blob)
+    if len(blob) > MAX_FILE_BYTES:
+        raise FormatError(f"file of {len(blob)} bytes exceeds the {MAX_FILE_BYTES}-byte limit")
+    if len(blob) < len(MAGIC) + 2 + 4 or blob[: len(MAGIC)] != MAGIC:
+        raise FormatError("not an .inrc file (bad magic bytes)")
+    major, minor = blob[4], blob[5]
+    if major != FORMAT_MAJOR:
+        raise FormatError(
+            f"unsupported .inrc format version {major}.{minor}; this inrcodec reads version "
+            f"{FORMAT_MAJOR}.x — upgrade inrcodec"
+        )
+    body, (crc,) = blob[:-4], struct.unpack("<I", blob[-4:])
+    if zlib.crc32(body) != crc:
+        raise FormatError("checksum mismatch: the file is corrupt or truncated")
+    r = Reader(body[6:], what="container")
+    chunks: dict[int, bytes] = {}
+    skipped = 0
+    while r.remaining():
+        tag = r.u8()
+        length = r.uvarint(limit=r.remaining())
+        data = r.raw(length)
+        if tag & OPTIONAL_FLAG:
+            skipped += 1
+            continue
+        if tag not in TAG_NAMES:
+            raise FormatError(f"unknown required chunk 0x{tag:02x}; upgrade inrcodec")
+        if tag in chunks:
+            raise FormatError(f"duplicate {TAG_NAMES[tag]} chunk")
+        chunks[tag] = data
+    missing = [TAG_NAMES[t] for t in REQUIRED_TAGS if t not in chunks]
+    if missing:
+        raise FormatError(f"missing chunk(s): {', '.join(missing)}")
+    return Container(*(chunks[t] for t in REQUIRED_TAGS), version=(major, minor), skipped_optional=skipped)

@@ -1,0 +1,168 @@
+"""Entropy coding of integer tensors with constriction. The only module that imports it.
+
+Each tensor gets one model from a small family whose parameters are integers stored in the
+file, so the probability tables are rebuilt bit-exactly from integer arithmetic on any machine:
+
+* ``CONSTANT``: every value equals ``center``; costs no payload bits.
+* ``DISCRETE_LAPLACE``: two-sided geometric weights ``w(k) = 2^20 * (R/2^16)^|k - center|``,
+  computed by an integer recurrence, on the alphabet ``[center - below, center + above]``.
+
+All tensors of a file share one range coder. Wire codes are frozen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError
+
+CONSTANT = 0
+DISCRETE_LAPLACE = 1
+MODEL_NAMES = {CONSTANT: "constant", DISCRETE_LAPLACE: "discrete-laplace"}
+
+WEIGHT_BITS = 20
+DECAY_BITS = 16
+MAX_ALPHABET = 1 << 16
+_DECAY_CANDIDATES = np.unique(
+    np.clip(np.round((1.0 - np.geomspace(0.9, 2e-4, 64)) * (1 << DECAY_BITS)), 1, (1 << DECAY_BITS) - 1)
+).astype(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorModel:
+    """Integer parameters of the entropy model of one tensor."""
+
+    kind: int
+    center: int
+    below: int = 0
+    above: int = 0
+    decay: int = 0
+
+    @property
+    def low(self) -> int:
+        return self.center - self.below
+
+    @property
+    def alphabet_size(self) -> int:
+        return self.below + self.above + 1
+
+    def write(self, w: Writer) -> None:
+        w.u8(self.kind)
+        w.svarint(self.center)
+        if self.kind == DISCRETE_LAPLACE:
+            w.uvarint(self.below)
+            w.uvarint(self.above)
+            w.uvarint(self.decay)
+
+    @classmethod
+    def read(cls, r: Reader) -> "TensorModel":
+        kind = r.u8()
+        center = r.svarint(limit=1 << 40)
+        if kind == CONSTANT:
+            return cls(CONSTANT, center)
+        if kind != DISCRETE_LAPLACE:
+            raise FormatError(f"unknown entropy model code {kind}")
+        below = r.uvarint(limit=MAX_ALPHABET)
+        above = r.uvarint(limit=MAX_ALPHABET)
+        decay = r.uvarint(limit=(1 << DECAY_BITS) - 1)
+        if below + above + 1 > MAX_ALPHABET or decay == 0:
+            raise FormatError(f"entropy model out of bounds (alphabet {below + above + 1}, decay {decay})")
+        return cls(DISCRETE_LAPLACE, center, below, above, decay)
+
+
+def laplace_weights(decays: np.ndarray, distance: int) -> np.ndarray:
+    """Integer weights ``w[d]`` for |k - center| = d = 0..distance, one row per decay value.
+
+    Pure int64 arithmetic (no floating point) so that every machine builds the same table.
+    """
+    decays = np.asarray(decays, dtype=np.int64).reshape(-1)
+    out = np.ones((decays.size, distance + 1), dtype=np.int64)
+    w = np.full(decays.size, 1 << WEIGHT_BITS, dtype=np.int64)
+    for d in range(distance + 1):
+        out[:, d] = w
+        if np.all(w == 1):  # the recurrence stays at its floor of 1 from here on
+            break
+        w = np.maximum(1, (w * decays + (1 << (DECAY_BITS - 1))) >> DECAY_BITS)
+    return out
+
+
+def _pmf(model: TensorModel) -> np.ndarray:
+    weights = laplace_weights(np.array([model.decay]), max(model.below, model.above))[0]
+    left = weights[1 : model.below + 1][::-1]
+    right = weights[: model.above + 1]
+    return np.concatenate([left, right])
+
+
+def fit_model(values: np.ndarray) -> tuple[TensorModel, float]:
+    """Choose the integer model that minimises the ideal code length of ``values``.
+
+    Returns the model and its ideal cost in bits (an estimate used only for search; the rate
+    reported anywhere is the real file size).
+    """
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
+    lo, hi = int(values.min()), int(values.max())
+    if lo == hi:
+        return TensorModel(CONSTANT, lo), 0.0
+    if hi - lo + 1 > MAX_ALPHABET:
+        raise ValueError(f"alphabet of {hi - lo + 1} symbols exceeds {MAX_ALPHABET}")
+    center = int(np.round(np.median(values)))
+    below, above = center - lo, hi - center
+    counts = np.bincount(np.abs(values - center), minlength=max(below, above) + 1)
+    weights = laplace_weights(_DECAY_CANDIDATES, max(below, above)).astype(np.float64)
+    # Normaliser over the actual (asymmetric) alphabet: sum of w[0..above] + w[1..below].
+    totals = weights[:, : above + 1].sum(1) + weights[:, 1 : below + 1].sum(1)
+    bits = (counts[None, :] * -np.log2(weights)).sum(1) + values.size * np.log2(totals)
+    best = int(np.argmin(bits))
+    return TensorModel(DISCRETE_LAPLACE, center, below, above, int(_DECAY_CANDIDATES[best])), float(bits[best])
+
+
+def _categorical(model: TensorModel):
+    import constriction
+
+    return constriction.stream.model.Categorical(_pmf(model).astype(np.float64), perfect=False)
+
+
+def encode(tensors: Sequence[np.ndarray], models: Sequence[TensorModel]) -> bytes:
+    """Range-code all tensors (flattened, in order) into one payload."""
+    import constriction
+
+    encoder = constriction.stream.queue.RangeEncoder()
+    for values, model in zip(tensors, models):
+        if model.kind == CONSTANT:
+            continue
+        symbols = (np.asarray(values, dtype=np.int64).reshape(-1) - model.low).astype(np.int32)
+        encoder.encode(symbols, _categorical(model))
+    words = encoder.get_compressed()
+    return _trim(np.asarray(words, dtype="<u4").tobytes())
+
+
+def decode(payload: bytes, sizes: Sequence[int], models: Sequence[TensorModel]) -> list[np.ndarray]:
+    """Inverse of :func:`encode`; ``sizes`` are the element counts known from the architecture."""
+    import constriction
+
+    padded = payload + b"\x00" * (-len(payload) % 4)
+    words = np.frombuffer(padded, dtype="<u4").astype(np.uint32)
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        out = []
+        for size, model in zip(sizes, models):
+            if model.kind == CONSTANT:
+                out.append(np.full(size, model.center, dtype=np.int64))
+                continue
+            symbols = decoder.decode(_categorical(model), size)
+            out.append(np.asarray(symbols, dtype=np.int64) + model.low)
+    except (ValueError, RuntimeError, OverflowError) as exc:
+        raise FormatError(f"payload does not decode: {exc}") from None
+    return out
+
+
+def _trim(data: bytes) -> bytes:
+    # Trailing zero bytes of the last 32-bit word carry no information; decode() pads them back.
+    cut = 0
+    while cut < 3 and len(data) > cut and data[len(data) - 1 - cut] == 0:
+        cut += 1
+    return data[: len(data) - cut]

@@ -1,0 +1,10 @@
+"""INR architectures, each a final Equinox module with a frozen config and a wire code."""
+
+from inrcodec.inr.base import BY_WIRE_CODE, REGISTRY, ArchConfig, config_from_dict, read_arch, write_arch
+from inrcodec.inr.hashgrid import HashGrid, HashGridConfig
+from inrcodec.inr.siren import Siren, SirenConfig
+
+__all__ = [
+    "ArchConfig", "BY_WIRE_CODE", "REGISTRY", "HashGrid", "HashGridConfig", "Siren", "SirenConfig",
+    "config_from_dict", "read_arch", "write_arch",
+]

@@ -1,0 +1,89 @@
+"""Distortion measures, numpy/scipy only (no JAX), shared by the codec and the benchmarks.
+
+PSNR is computed on the integers a user would save. MS-SSIM follows Wang, Simoncelli & Bovik
+(2003) and their reference code: 5 scales, 11x11 Gaussian window (sigma 1.5), K1 = 0.01,
+K2 = 0.03, 2x2 average downsampling; per colour channel, then averaged over channels (the
+CompressAI / pytorch_msssim convention for RGB).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+_WINDOW = 11
+_SIGMA = 1.5
+# The coarsest scale (side / 2**4) must still hold one full 11x11 window.
+MS_SSIM_MIN_SIDE = (_WINDOW - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, peak: float) -> float:
+    """PSNR in dB of ``test`` against ``reference``; ``inf`` for identical inputs."""
+    reference, test = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    if reference.shape != test.shape:
+        raise ValueError(f"shapes differ: {reference.shape} vs {test.shape}")
+    mse = float(np.mean((reference - test) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
+
+
+def ms_ssim(reference: np.ndarray, test: np.ndarray, peak: float) -> float | None:
+    """5-scale MS-SSIM of two HxW or HxWxC images, mean over channels; 1 if identical.
+
+    Returns None for images with a side shorter than ``MS_SSIM_MIN_SIDE`` (161), where the
+    measure is undefined.
+    """
+    x, y = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"shapes differ: {x.shape} vs {y.shape}")
+    if min(x.shape[:2]) < MS_SSIM_MIN_SIDE:
+        return None
+    if x.ndim == 2:
+        x, y = x[..., None], y[..., None]
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    last = len(MS_SSIM_WEIGHTS) - 1
+    result = np.ones(x.shape[2])
+    for scale, weight in enumerate(MS_SSIM_WEIGHTS):
+        ssim, cs = _ssim_per_channel(x, y, c1, c2)
+        term = ssim if scale == last else cs
+        # cs can dip below 0 for anti-correlated content, and a fractional power of a negative
+        # number is NaN: clamp at 0 as pytorch_msssim does.
+        result *= np.maximum(term, 0.0) ** weight
+        if scale != last:
+            x, y = _downsample(x), _downsample(y)
+    return float(np.mean(result))
+
+
+def _gaussian_window() -> np.ndarray:
+    t = np.arange(_WINDOW) - (_WINDOW - 1) / 2
+    g = np.exp(-(t**2) / (2 * _SIGMA**2))
+    return g / g.sum()
+
+
+def _filter_valid(x: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter over the two spatial axes, keeping only 'valid' positions."""
+    from scipy import ndimage
+
+    g = _gaussian_window()
+    out = ndimage.correlate1d(ndimage.correlate1d(x, g, axis=0), g, axis=1)
+    r = _WINDOW // 2
+    return out[r:-r, r:-r]
+
+
+def _ssim_per_channel(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean SSIM and mean contrast-structure term per channel of HxWxC float images."""
+    mu_x, mu_y = _filter_valid(x), _filter_valid(y)
+    var_x = _filter_valid(x * x) - mu_x**2
+    var_y = _filter_valid(y * y) - mu_y**2
+    cov = _filter_valid(x * y) - mu_x * mu_y
+    cs_map = (2 * cov + c2) / (var_x + var_y + c2)
+    ssim_map = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs_map
+    return ssim_map.mean(axis=(0, 1)), cs_map.mean(axis=(0, 1))
+
+
+def _downsample(x: np.ndarray) -> np.ndarray:
+    """2x2 mean; an odd side is edge-padded first (Wang's 'symmetric' imfilter, then 1:2:end)."""
+    pad = [(0, x.shape[0] % 2), (0, x.shape[1] % 2), (0, 0)]
+    x = np.pad(x, pad, mode="edge")
+    return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])

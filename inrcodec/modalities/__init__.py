@@ -1,0 +1,16 @@
+"""Modalities, each registered under a frozen wire code."""
+
+from inrcodec.modalities.base import (
+    BY_WIRE_CODE,
+    REGISTRY,
+    Modality,
+    modality_for_path,
+    read_signal_chunk,
+    write_signal_chunk,
+)
+from inrcodec.modalities.image import IMAGE
+
+__all__ = [
+    "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "read_signal_chunk",
+    "write_signal_chunk",
+]

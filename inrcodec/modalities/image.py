@@ -1,0 +1,144 @@
+"""Images: PNG/JPEG/TIFF/…, grayscale, gray+alpha, RGB, RGBA, 8- and 16-bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from inrcodec import metrics
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError, InputError, OutputError
+from inrcodec.inr import ArchConfig
+from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.signal import Signal
+
+MAX_PIXELS = 1 << 28
+MAX_SIDE = 1 << 16
+
+
+class Image(Modality):
+    name = "image"
+    wire_code = 1
+    extensions = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
+    rate_unit = "bpp"
+
+    def read(self, path: Path) -> Signal:
+        import imageio.v3 as iio
+
+        path = check_readable_file(path, "image")
+        try:
+            data = np.asarray(iio.imread(path))
+        except Exception as exc:  # imageio raises many types for unreadable files
+            raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from None
+        return Signal("image", *_normalise_array(data, path))
+
+    def write(self, signal: Signal, path: Path) -> None:
+        import imageio.v3 as iio
+
+        data = signal.data[..., 0] if signal.data.shape[-1] == 1 else signal.data
+        try:
+            iio.imwrite(path, data, extension=Path(path).suffix or ".png")
+        except Exception as exc:
+            raise OutputError(f"{path}: cannot write image ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+    def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+        h, w, c = signal.data.shape
+        coords = _pixel_centres(h, w)
+        targets = signal.data.reshape(h * w, c).astype(np.float32) / _peak(signal.meta) - 0.5
+        return coords, targets
+
+    def render_coords(self, meta: dict[str, Any], scale: float) -> np.ndarray:
+        h, w = _scaled_size(meta, scale)
+        return _pixel_centres(h, w)
+
+    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float) -> Signal:
+        h, w = _scaled_size(meta, scale)
+        peak = _peak(meta)
+        ints = np.clip(np.round((np.asarray(values, np.float64) + 0.5) * peak), 0, peak)
+        dtype = np.uint16 if meta["bits"] == 16 else np.uint8
+        return Signal("image", ints.reshape(h, w, meta["channels"]).astype(dtype), dict(meta))
+
+    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
+        h, w, c = signal.data.shape
+        changes: dict[str, int] = {"in_dim": 2, "out_dim": c}
+        if getattr(arch, "max_res", None) == 0:
+            changes["max_res"] = max(h, w, arch.base_res)
+        return arch.replace(**changes)
+
+    def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
+        peak = _peak(original.meta)
+        out = {"psnr": metrics.psnr(original.data, decoded.data, peak)}
+        ms = metrics.ms_ssim(original.data, decoded.data, peak)
+        if ms is not None:
+            out["ms_ssim"] = ms
+        return out
+
+    def rate(self, nbytes: int, meta: dict[str, Any]) -> dict[str, float]:
+        return {"bpp": 8.0 * nbytes / self.sample_count(meta)}
+
+    def sample_count(self, meta: dict[str, Any]) -> int:
+        return meta["height"] * meta["width"]
+
+    def budget_bits(self, target: float, meta: dict[str, Any]) -> float:
+        return target * self.sample_count(meta)
+
+    def write_meta(self, meta: dict[str, Any], w: Writer) -> None:
+        w.uvarint(meta["height"])
+        w.uvarint(meta["width"])
+        w.uvarint(meta["channels"])
+        w.uvarint(meta["bits"])
+
+    def read_meta(self, r: Reader) -> dict[str, Any]:
+        h, w = r.uvarint(limit=MAX_SIDE), r.uvarint(limit=MAX_SIDE)
+        c, bits = r.uvarint(limit=4), r.uvarint(limit=16)
+        if h == 0 or w == 0 or c == 0 or bits not in (8, 16) or h * w > MAX_PIXELS:
+            raise FormatError(f"image header out of bounds ({h}x{w}x{c}, {bits}-bit)")
+        return {"height": h, "width": w, "channels": c, "bits": bits}
+
+    def search_distortion(self, signal: Signal):
+        peak = float(_peak(signal.meta))
+        reference = jnp.asarray(signal.data.reshape(-1, signal.data.shape[-1]), jnp.float32)
+
+        def psnr(values):
+            ints = jnp.clip(jnp.round((values + 0.5) * peak), 0.0, peak)
+            mse = jnp.maximum(jnp.mean((ints - reference) ** 2), 1e-12)
+            return 10.0 * jnp.log10(peak**2 / mse)
+
+        return psnr
+
+
+def _normalise_array(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    if data.ndim == 2:
+        data = data[..., None]
+    if data.ndim != 3 or data.shape[-1] not in (1, 2, 3, 4):
+        raise InputError(f"{path}: unsupported image layout {data.shape}; need HxW or HxWx(1-4)")
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8) * 255
+    if data.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{path}: unsupported sample type {data.dtype}; need 8- or 16-bit integer pixels")
+    h, w, c = data.shape
+    if h == 0 or w == 0 or h > MAX_SIDE or w > MAX_SIDE or h * w > MAX_PIXELS:
+        raise InputError(f"{path}: image size {h}x{w} outside the supported range")
+    bits = 16 if data.dtype == np.uint16 else 8
+    return np.ascontiguousarray(data), {"height": h, "width": w, "channels": c, "bits": bits}
+
+
+def _peak(meta: dict[str, Any]) -> int:
+    return (1 << meta["bits"]) - 1
+
+
+def _scaled_size(meta: dict[str, Any], scale: float) -> tuple[int, int]:
+    return max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
+
+
+def _pixel_centres(h: int, w: int) -> np.ndarray:
+    ys = (2.0 * np.arange(h) + 1.0) / h - 1.0
+    xs = (2.0 * np.arange(w) + 1.0) / w - 1.0
+    grid = np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1)
+    return grid.reshape(-1, 2).astype(np.float32)
+
+
+IMAGE = register(Image())

@@ -1,0 +1,25 @@
+"""The Signal: numpy data plus the metadata needed to write it back. No JAX here."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Signal:
+    """A decoded or loaded signal.
+
+    ``data`` layout depends on the modality (image: HxWxC uint8/uint16).
+    ``meta`` holds modality-specific facts (bit depth, sample rate, ...).
+    """
+
+    modality: str
+    data: np.ndarray
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)

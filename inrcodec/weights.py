@@ -1,0 +1,87 @@
+"""Network parameters <-> the tensor table and payload chunks of a .inrc file.
+
+The decoder rebuilds the model skeleton from the architecture config alone
+(``eqx.filter_eval_shape``: shapes only, no random init) and fills its leaves in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from inrcodec import entropy, quantize
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError
+from inrcodec.inr import ArchConfig
+
+MAX_PARAMS = 1 << 26
+GRID_FIELDS = ("tables",)
+
+
+def skeleton(config: ArchConfig):
+    """The model's structure with ShapeDtypeStruct leaves."""
+    return eqx.filter_eval_shape(config.build, jax.random.PRNGKey(0))
+
+
+def param_count(config: ArchConfig) -> int:
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(skeleton(config))))
+
+
+def leaves(model) -> list[np.ndarray]:
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(model)]
+
+
+def leaf_groups(model) -> list[str]:
+    """"grid" for feature tables (coarse steps pay off), "mlp" for network weights."""
+    paths = jax.tree_util.tree_flatten_with_path(model)[0]
+    return ["grid" if any(getattr(p, "name", None) in GRID_FIELDS for p in path) else "mlp" for path, _ in paths]
+
+
+def with_leaves(model, new_leaves: Sequence[np.ndarray]):
+    treedef = jax.tree_util.tree_structure(model)
+    return jax.tree_util.tree_unflatten(treedef, [jax.numpy.asarray(x) for x in new_leaves])
+
+
+def encode(model, codes: Sequence[int]) -> tuple[bytes, bytes, list[np.ndarray]]:
+    """Quantise every leaf with its step code and entropy-code it.
+
+    Returns the tensor-table chunk, the payload chunk and the integer tensors.
+    """
+    ints = [quantize.quantize(leaf, code) for leaf, code in zip(leaves(model), codes)]
+    models = [entropy.fit_model(q)[0] for q in ints]
+    w = Writer()
+    w.uvarint(len(ints))
+    for code, tensor_model in zip(codes, models):
+        w.svarint(code)
+        tensor_model.write(w)
+    return w.getvalue(), entropy.encode(ints, models), ints
+
+
+def decode_ints(config: ArchConfig, table: bytes, payload: bytes) -> tuple[list[np.ndarray], list[int]]:
+    """Integer tensors and step codes of a file, checked against the architecture's shapes."""
+    shapes = [leaf.shape for leaf in jax.tree_util.tree_leaves(skeleton(config))]
+    sizes = [int(np.prod(s)) for s in shapes]
+    if sum(sizes) > MAX_PARAMS:
+        raise FormatError(f"model claims {sum(sizes)} parameters, above the limit of {MAX_PARAMS}")
+    r = Reader(table, what="tensor table")
+    count = r.uvarint(limit=len(shapes))
+    if count != len(shapes):
+        raise FormatError(f"tensor table lists {count} tensors, the architecture has {len(shapes)}")
+    codes, models = [], []
+    for _ in range(count):
+        codes.append(r.svarint(limit=1 << 12))
+        models.append(entropy.TensorModel.read(r))
+        if not quantize.MIN_CODE <= codes[-1] <= quantize.MAX_CODE:
+            raise FormatError(f"quantisation step code {codes[-1]} out of range")
+    r.expect_end()
+    ints = entropy.decode(payload, sizes, models)
+    return [q.reshape(s) for q, s in zip(ints, shapes)], codes
+
+
+def decode(config: ArchConfig, table: bytes, payload: bytes):
+    """Rebuild the dequantised model from its chunks."""
+    ints, codes = decode_ints(config, table, payload)
+    return with_leaves(skeleton(config), [quantize.dequantize(q, c) for q, c in zip(ints, codes)])

@@ -1,0 +1,1 @@
+"""Batch jobs, benchmarks and plots around inrcodec; the library never imports this package."""

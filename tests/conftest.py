@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny real image files and a fast codec configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_IMAGE = REPO / "data" / "kodim23-crop256.png"
+# Options that make a fit take about a second on a 32x32 image.
+FAST = ("fit.steps=150", "fit.lr=0.05", "fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64")
+
+
+def shared_data() -> Path | None:
+    """The shared evaluation data folder, if this checkout has one (INRCODEC_DATA or ../shared/data)."""
+    candidates = [os.environ.get("INRCODEC_DATA"), REPO.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def crop_of_sample(size: int, channels: int = 3, dtype=np.uint8) -> np.ndarray:
+    import imageio.v3 as iio
+
+    image = iio.imread(SAMPLE_IMAGE)[:size, :size]
+    if channels == 1:
+        image = image[..., :1]
+    elif channels == 2:
+        image = np.concatenate([image[..., :1], image[..., 1:2]], axis=-1)
+    elif channels == 4:
+        alpha = np.linspace(0, 255, size * size).reshape(size, size, 1).astype(np.uint8)
+        image = np.concatenate([image, alpha], axis=-1)
+    if dtype == np.uint16:
+        image = image.astype(np.uint16) * 257
+    return np.ascontiguousarray(image)
+
+
+@pytest.fixture
+def tiny_png(tmp_path: Path) -> Path:
+    import imageio.v3 as iio
+
+    path = tmp_path / "tiny.png"
+    iio.imwrite(path, crop_of_sample(32))
+    return path

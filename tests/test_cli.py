@@ -1,0 +1,119 @@
+"""The command line through its real entry point: success paths and user mistakes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAST
+
+SET_FAST = [arg for item in FAST for arg in ("--set", item)]
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inrcodec", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("inrcodec: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_fit_decode_info_round_trip(tiny_png, tmp_path):
+    out = tmp_path / "tiny.inrc"
+    fitted = run_cli("fit", tiny_png, "-o", out, "--bpp", "4", "--seed", "1", *SET_FAST)
+    assert fitted.returncode == 0, fitted.stderr
+    assert "bytes" in fitted.stdout and "psnr" in fitted.stdout
+    assert out.stat().st_size * 8 <= 4 * 32 * 32
+
+    header = run_cli("info", out)
+    assert header.returncode == 0
+    info = json.loads(header.stdout)
+    assert info["bytes"]["total"] == out.stat().st_size and info["signal"]["height"] == 32
+
+    png = tmp_path / "back.png"
+    assert run_cli("decode", out, "-o", png).returncode == 0
+    big = tmp_path / "big.png"
+    assert run_cli("decode", out, "-o", big, "--scale", "2").returncode == 0
+    import imageio.v3 as iio
+
+    assert iio.imread(png).shape == (32, 32, 3) and iio.imread(big).shape == (64, 64, 3)
+
+
+def test_fit_writes_beside_the_input_by_default_and_keeps_the_input(tiny_png):
+    before = tiny_png.read_bytes()
+    assert run_cli("fit", tiny_png, *SET_FAST).returncode == 0
+    assert tiny_png.with_suffix(".inrc").exists()
+    assert tiny_png.read_bytes() == before
+
+
+def test_existing_output_needs_force(tiny_png, tmp_path):
+    out = tmp_path / "exists.inrc"
+    out.write_bytes(b"keep me")
+    result = run_cli("fit", tiny_png, "-o", out, *SET_FAST)
+    assert_one_line_error(result, str(out), "--force")
+    assert out.read_bytes() == b"keep me"
+    assert run_cli("fit", tiny_png, "-o", out, "--force", *SET_FAST).returncode == 0
+    assert out.read_bytes()[:4] == b"INRC"
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image\n")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    return {
+        "missing": (tmp_path / "nope.png", "no such file"),
+        "not an image": (text, "not a readable image"),
+        "empty": (empty, "empty"),
+        "directory": (folder, "directory"),
+        "unsupported type": (tmp_path / "x.xyz", "unsupported file type"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not an image", "empty", "directory", "unsupported type"])
+def test_fit_rejects_bad_input_with_one_line_and_no_output(tmp_path, case):
+    path, message = _bad_inputs(tmp_path)[case]
+    if case == "unsupported type":
+        path.write_text("data")
+    out = tmp_path / "out.inrc"
+    result = run_cli("fit", path, "-o", out)
+    assert_one_line_error(result, message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", [["--bpp", "-1"], ["--bpp", "0"], ["--steps", "0"], ["--set", "fit.lr=-1"], ["--set", "bogus.key=1"]])
+def test_fit_rejects_absurd_options(tiny_png, tmp_path, option):
+    out = tmp_path / "out.inrc"
+    result = run_cli("fit", tiny_png, "-o", out, *option)
+    assert_one_line_error(result)
+    assert not out.exists()
+
+
+def test_decode_and_info_reject_non_inrc_files(tmp_path, tiny_png):
+    for command in ("decode", "info"):
+        result = run_cli(command, tiny_png, *(["-o", str(tmp_path / "o.png")] if command == "decode" else []))
+        assert_one_line_error(result, "not an .inrc file")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_unwritable_output_folder_is_reported(tiny_png, tmp_path):
+    result = run_cli("fit", tiny_png, "-o", tmp_path / "no" / "such" / "dir" / "x.inrc")
+    assert_one_line_error(result, "does not exist")
+
+
+def test_help_lists_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("fit", "decode", "info"):
+        assert command in result.stdout

@@ -1,0 +1,71 @@
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inrcodec import entropy
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError
+
+
+def _round_trip(tensors):
+    models = [entropy.fit_model(t)[0] for t in tensors]
+    payload = entropy.encode(tensors, models)
+    decoded = entropy.decode(payload, [t.size for t in tensors], models)
+    return payload, decoded
+
+
+def test_round_trip_of_laplacian_and_constant_tensors():
+    rng = np.random.default_rng(0)
+    tensors = [np.round(rng.laplace(0, 4, 5000)).astype(np.int64), np.full(17, -3), np.round(rng.normal(5, 40, 300)).astype(np.int64)]
+    payload, decoded = _round_trip(tensors)
+    for original, back in zip(tensors, decoded):
+        np.testing.assert_array_equal(original, back)
+
+
+def test_real_size_tracks_the_ideal_code_length():
+    rng = np.random.default_rng(1)
+    values = np.round(rng.laplace(0, 3, 20000)).astype(np.int64)
+    model, ideal_bits = entropy.fit_model(values)
+    payload = entropy.encode([values], [model])
+    assert abs(len(payload) * 8 - ideal_bits) < 0.01 * ideal_bits + 64
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(-300, 300), min_size=1, max_size=60), min_size=1, max_size=4))
+def test_any_integer_tensors_round_trip(lists):
+    tensors = [np.array(x, dtype=np.int64) for x in lists]
+    _, decoded = _round_trip(tensors)
+    for original, back in zip(tensors, decoded):
+        np.testing.assert_array_equal(original, back)
+
+
+def test_probability_tables_come_from_integer_arithmetic_only():
+    # The table is a pure function of integers in the file; its hash is fixed forever.
+    weights = entropy.laplace_weights(np.array([1, 30000, 65000]), 200)
+    assert weights.dtype == np.int64
+    digest = hashlib.sha256(weights.tobytes()).hexdigest()[:16]
+    assert digest == "1cae5260ff17439f"
+    assert weights[1, 0] == 1 << entropy.WEIGHT_BITS and weights[1, 1] == ((1 << 20) * 30000 + (1 << 15)) >> 16
+
+
+def test_model_header_round_trip_and_bounds():
+    model = entropy.TensorModel(entropy.DISCRETE_LAPLACE, center=-2, below=10, above=7, decay=40000)
+    w = Writer()
+    model.write(w)
+    assert entropy.TensorModel.read(Reader(w.getvalue())) == model
+    bad = Writer()
+    entropy.TensorModel(entropy.DISCRETE_LAPLACE, 0, entropy.MAX_ALPHABET, 5, 10).write(bad)
+    with pytest.raises(FormatError):
+        entropy.TensorModel.read(Reader(bad.getvalue()))
+
+
+def test_garbage_payload_raises_format_error_or_decodes_in_range():
+    model = entropy.TensorModel(entropy.DISCRETE_LAPLACE, 0, 5, 5, 50000)
+    try:
+        (values,) = entropy.decode(b"\x13\x37\xff", [100], [model])
+    except FormatError:
+        return
+    assert values.min() >= -5 and values.max() <= 5
