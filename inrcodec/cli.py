@@ -117,6 +117,46 @@ def info(input: Annotated[Path, typer.Argument(help="A .inrc file.")]) -> None:
     typer.echo(json.dumps(api.info(input), indent=2))
 
 
+bench_app = typer.Typer(help="Rate–distortion benchmarks against the codecs users would pick instead.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("image")
+@user_errors
+def bench_image(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")] = Path("results/image"),
+    crop: Annotated[int, typer.Option(help="Centre crop side in pixels; 0 keeps whole images.")] = 256,
+    codecs: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = "jpeg,jpeg-opt,webp,avif,jpeg2000",
+    rates: Annotated[str, typer.Option(help="Target bpp of the codec under test, comma-separated; empty: baselines only.")] = "0.25,0.5,1,2",
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
+    label: Annotated[str, typer.Option(help="Name of the codec under test in the results.")] = "inrcodec",
+    jobs: Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")] = 1,
+) -> None:
+    """Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot.
+
+    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
+    for path in inputs:
+        if not path.exists():
+            _fail(f"{path}: no such file or folder")
+    try:
+        targets = tuple(float(r) for r in rates.split(",") if r.strip())
+    except ValueError:
+        _fail(f"--rates must be comma-separated numbers, got {rates!r}", 2)
+    if any(not t > 0 for t in targets) or jobs < 1:
+        _fail("--rates must be positive and --jobs at least 1", 2)
+    from pipelines.bench.run_image import run
+
+    try:
+        run(inputs, out, crop=crop or None, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
+            steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
+            jobs=jobs, argv=sys.argv)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
 class _progress:
     """A rich progress bar fed by the encoder's progress callback."""
 

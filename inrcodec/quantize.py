@@ -98,9 +98,9 @@ class StepSearch:
     ) -> StepChoice:
         """Choose step codes, first one offset per group, then tensor by tensor.
 
-        Minimise ``-PSNR + slope_db * log2(bits)``, a rate–distortion Lagrangian in the log
-        domain (``slope_db`` is how many dB the codec gains per doubling of its rate), among
-        the codes whose ideal size fits ``target_bits`` when given.
+        Without ``target_bits``: minimise ``-PSNR + slope_db * log2(bits)``, a rate–distortion
+        Lagrangian in the log domain (``slope_db`` is how many dB the codec gains per doubling
+        of its rate). With ``target_bits``: the highest PSNR whose ideal size fits the target.
         """
         names = sorted(set(groups))
         offsets = {g: -24 for g in names}
@@ -109,9 +109,10 @@ class StepSearch:
             return -self.psnr(codes) + slope_db * math.log2(max(self.bits(codes) + fixed_bits, 1.0))
 
         def objective(codes):
-            if target_bits is not None and self.bits(codes) + fixed_bits > target_bits:
-                return math.inf
-            return cost(codes)
+            # With a size target the best quality that fits wins; without one, the Lagrangian.
+            if target_bits is None:
+                return cost(codes)
+            return math.inf if self.bits(codes) + fixed_bits > target_bits else -self.psnr(codes)
 
         best_codes = self.initial_codes(groups, offsets)
         best = objective(best_codes)

@@ -1,45 +1,69 @@
-"""Command line: baseline codecs on a set of images -> results JSON, RD plot and table.
+"""Image benchmark: the codec under test and the baselines on the same crops -> results JSON,
+RD plot and a table with BD-rates. Called by ``inrcodec bench image``."""
 
-    python -m pipelines.bench.run_image data/kodak/*.png --crop 256 --out bench-out \
-        --codecs jpeg,webp,avif,jpeg2000 --subject avif
-"""
+from __future__ import annotations
 
-import argparse
-import sys
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines.bench.image_bench import load_image_crops, run_baselines
 from pipelines.bench.image_codecs import IMAGE_CODECS
+from pipelines.bench.inr_jobs import inr_settings, run_inr_jobs
 from pipelines.bench.report import plot_rd, summarize, summary_table, write_results_json
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".ppm")
+DEFAULT_TARGETS = (0.25, 0.5, 1.0, 2.0)
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Parse ``argv`` (default: the process's arguments), run, write, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", type=Path, help="image files")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--crop", type=int, default=None, help="centre crop side in pixels")
-    parser.add_argument("--codecs", default=",".join(IMAGE_CODECS), help="comma-separated")
-    parser.add_argument("--subject", default=None, help="codec whose BD-rates to report")
-    parser.add_argument("--log-x", action="store_true", help="logarithmic rate axis")
-    args = parser.parse_args(argv)
-    names = args.codecs.split(",")
-    unknown = sorted(set(names) - set(IMAGE_CODECS))
+
+def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
+    """Files as given, folders as their image files (sorted)."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            paths.append(item)
+    return paths
+
+
+def run(
+    inputs: Sequence[Path],
+    out: Path,
+    *,
+    crop: int | None = 256,
+    codecs: Sequence[str] = tuple(IMAGE_CODECS),
+    targets: Sequence[float] = DEFAULT_TARGETS,
+    steps: int | None = None,
+    config: str | None = None,
+    overrides: Sequence[str] = (),
+    label: str = "inrcodec",
+    jobs: int = 1,
+    argv: Sequence[str] | None = None,
+    log=print,
+) -> dict:
+    """Run the benchmark; write ``records.jsonl`` (resume cache), ``results.json``, ``rd.png``."""
+    unknown = sorted(set(codecs) - set(IMAGE_CODECS))
     if unknown:
-        parser.error(f"unknown codecs {unknown}; known: {sorted(IMAGE_CODECS)}")
-    if args.subject is not None and args.subject not in names:
-        parser.error(f"--subject {args.subject} is not among --codecs")
+        raise ValueError(f"unknown codecs {unknown}; known: {sorted(IMAGE_CODECS)}")
+    images = load_image_crops(expand_inputs(inputs), crop)
+    if not images:
+        raise ValueError("no images found in the inputs")
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    if targets:
+        settings = inr_settings(config, steps, overrides)
+        records += run_inr_jobs(images, targets, codec=label, settings=settings, cache=out / "records.jsonl",
+                                jobs=jobs, log=log)
+    records += run_baselines(images, [IMAGE_CODECS[name]() for name in codecs])
+    summary = summarize(records, label if targets else None)
+    write_results_json(out / "results.json", records, summary, argv=argv)
+    plot_rd(summary, out / "rd.png", log_x=True, title=f"{len(images)} images" + (f", {crop}x{crop} crops" if crop else ""))
+    table = summary_table(summary)
+    (out / "summary.md").write_text(table + "\n")
+    log(table)
+    return summary
 
-    images = load_image_crops(args.images, args.crop)
-    records = run_baselines(images, [IMAGE_CODECS[name]() for name in names])
-    summary = summarize(records, args.subject)
-    args.out.mkdir(parents=True, exist_ok=True)
-    command = sys.argv if argv is None else argv
-    write_results_json(args.out / "results.json", records, summary, argv=command)
-    plot_rd(summary, args.out / "rd.png", log_x=args.log_x)
-    print(summary_table(summary))
 
-
-if __name__ == "__main__":
-    main()
+def load_summary(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())["summary"]

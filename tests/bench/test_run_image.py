@@ -3,37 +3,31 @@ import json
 import imageio.v3 as iio
 import pytest
 
-from pipelines.bench.run_image import main
-
+from pipelines.bench.run_image import run
 from tests.bench.synthetic import smooth_noisy_rgb
+from tests.conftest import FAST
 
 
-def test_command_line_writes_results_plot_and_table(tmp_path, capsys):
-    paths = []
-    for seed in range(2):
-        paths.append(str(tmp_path / f"img{seed}.png"))
-        iio.imwrite(paths[-1], smooth_noisy_rgb(80, 72, seed=seed))
+def test_benchmark_writes_results_plot_table_and_resumes_from_its_cache(tmp_path):
+    image = tmp_path / "img.png"
+    iio.imwrite(image, smooth_noisy_rgb(40, 36, seed=0))
     out = tmp_path / "out"
-    main(
-        [
-            *paths,
-            "--crop",
-            "64",
-            "--codecs",
-            "jpeg,jpeg2000",
-            "--subject",
-            "jpeg2000",
-            "--out",
-            str(out),
-        ]
-    )
+    messages = []
+    options = dict(crop=32, codecs=("jpeg", "jpeg2000"), targets=(1.0, 2.0, 3.0, 4.0), overrides=FAST, log=messages.append)
+    summary = run([tmp_path], out, **options)
     document = json.loads((out / "results.json").read_text())
-    assert {r["codec"] for r in document["records"]} == {"jpeg", "jpeg2000"}
-    assert document["provenance"]["argv"][-2:] == ["--out", str(out)]
+    assert {r["codec"] for r in document["records"]} == {"inrcodec", "jpeg", "jpeg2000"}
+    inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
+    assert all(r["bpp"] <= r["param"] for r in inr) and len(inr) == 4
     assert (out / "rd.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| jpeg2000 |" in capsys.readouterr().out
+    assert set(summary["bd"]) == {"jpeg", "jpeg2000"}
+    assert "| inrcodec |" in (out / "summary.md").read_text()
+
+    messages.clear()
+    run([image], out, **options)
+    assert "4 cached, 0 to fit" in messages[0]
 
 
-def test_unknown_codec_is_a_usage_error(tmp_path):
-    with pytest.raises(SystemExit):
-        main(["x.png", "--codecs", "jpeg,bpg", "--out", str(tmp_path)])
+def test_unknown_codec_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown codecs"):
+        run([tmp_path], tmp_path / "out", codecs=("jpeg", "bpg"))
