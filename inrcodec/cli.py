@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_DECODE_SUFFIX = {"image": ".png"}
+DEFAULT_DECODE_SUFFIX = {"image": ".png", "audio": ".wav"}
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -51,9 +51,10 @@ def _positive(name: str, value: Optional[float]) -> None:
 @app.command()
 @user_errors
 def fit(
-    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...).")],
+    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...; audio: WAV/FLAC/OGG).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output .inrc (default: beside the input).")] = None,
     bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel: the whole file stays within it.")] = None,
+    kbps: Annotated[Optional[float], typer.Option(help="Audio rate target in kbit/s (8 x file bytes / duration).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML preset, e.g. configs/image/hashgrid-cpu.yaml.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (overrides the preset).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
@@ -64,19 +65,21 @@ def fit(
 ) -> None:
     """Fit a network to INPUT and write the compressed .inrc file."""
     _positive("bpp", bpp)
+    _positive("kbps", kbps)
     if steps is not None and steps < 1:
         _fail(f"--steps must be a positive integer, got {steps}", 2)
     from inrcodec import api, files
     from inrcodec.modalities import modality_for_path
 
-    modality_for_path(input)  # unsupported types fail before any work
+    modality = modality_for_path(input)  # unsupported types fail before any work
+    target = _rate_target(modality.rate_unit, bpp=bpp, kbps=kbps)
     output = output or input.with_suffix(".inrc")
     files.check_output(output, force=force, inputs=(input,))
     signal = api.load(input)
-    config_opts = dict(target=bpp, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
+    config_opts = dict(target=target, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     api.make_config(signal.modality, **config_opts)  # a bad preset fails before the fit, not after
     with _progress(quiet or as_json) as progress:
-        report = api.encode_report(signal, bpp=bpp, config=config, steps=steps, seed=seed,
+        report = api.encode_report(signal, bpp=bpp, kbps=kbps, config=config, steps=steps, seed=seed,
                                    overrides=tuple(set_ or ()), progress=progress)
     api.write_encoded(report, output, force=force, source=input)
     summary = {"input": str(input), "output": str(output), **report.summary()}
@@ -85,7 +88,24 @@ def fit(
     else:
         rates = ", ".join(f"{v:.4f} {k}" for k, v in report.rate.items())
         quality = ", ".join(f"{k} {v:.3f}" for k, v in report.metrics.items())
-        typer.echo(f"{output}: {len(report.blob)} bytes, {rates}, {quality}, fit {report.fit_seconds:.1f} s")
+        typer.echo(f"{output}: {_extent(signal)}{len(report.blob)} bytes, {rates}, {quality}, "
+                   f"fit {report.fit_seconds:.1f} s")
+
+
+def _rate_target(unit: str, **targets: Optional[float]) -> Optional[float]:
+    """The one rate target given, which must be in the modality's own unit."""
+    given = {name: value for name, value in targets.items() if value is not None}
+    wrong = sorted(set(given) - {unit})
+    if wrong:
+        _fail(f"--{wrong[0]} does not apply to this input; its rate target is --{unit}", 2)
+    return given.get(unit)
+
+
+def _extent(signal) -> str:
+    """How long a time signal is, as a prefix of the summary line ('' for images)."""
+    if signal.sample_rate is None:
+        return ""
+    return f"{signal.data.shape[0] / signal.sample_rate:.2f} s, "
 
 
 @app.command()

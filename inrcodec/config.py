@@ -57,8 +57,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "image": {
         "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 4096, "base_res": 8,
                  "mlp_width": 32, "mlp_depth": 1},
-        "fit": {"steps": 1500, "lr": 0.01, "batch_size": 0},
-        "rate": {"target": 0.0, "bits_per_param": 5.0},
+        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 0},
+        "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
+    },
+    "audio": {
+        "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 4096, "base_res": 16,
+                 "mlp_width": 32, "mlp_depth": 1},
+        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 262144},
+        "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
 }
 

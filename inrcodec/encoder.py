@@ -19,10 +19,15 @@ import numpy as np
 from inrcodec import container, quantize, weights
 from inrcodec.config import CodecConfig
 from inrcodec.errors import ConfigError
-from inrcodec.fit import schedule, train
+from inrcodec.fit import RateTerm, schedule, train
 from inrcodec.inr import ArchConfig, write_arch
 from inrcodec.modalities import REGISTRY, write_signal_chunk
+from inrcodec.rate import GridRate, RateController
 from inrcodec.signal import Signal
+
+# First guess of the coded size of a network weight, used to split a budget between the MLP
+# and the feature grids; the step search then spends what is really left.
+MLP_BITS_PER_PARAM = 7.0
 
 # progress(phase, done, total, loss)
 Progress = Callable[[str, int, int, float], None]
@@ -79,30 +84,41 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
     fit_cfg = config.fit
     init_key, fit_key, qat_key = jax.random.split(key, 3)
     model = arch.build(init_key)
+    groups = weights.leaf_groups(model)
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
-    report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
-    penalty = _grid_l1(model, fit_cfg.grid_l1 / coords.shape[0]) if fit_cfg.grid_l1 > 0 else None
-    model = train(
-        model, coords, targets, steps=float_steps, schedule=schedule(fit_cfg, float_steps),
-        batch_size=fit_cfg.batch_size, key=fit_key, steps_per_call=fit_cfg.steps_per_call, penalty=penalty,
-        progress=report("fit"),
-    )
-    model_chunk = write_arch(arch)
     fixed_bits = _overhead_bits(signal_chunk, arch)
-    search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves))
-    choice = search.search(weights.leaf_groups(model), slope_db=config.quant.slope_db, fixed_bits=fixed_bits,
-                           target_bits=budget)
-    codes = list(choice.codes)
+    rate = _grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
+    report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
+    common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate)
+    model = train(model, coords, targets, steps=float_steps, schedule=schedule(fit_cfg, float_steps), key=fit_key,
+                  progress=report("fit"), **common)
+
+    # Grids keep the step they were trained at; the search picks the other steps.
+    frozen = {i: fit_cfg.grid_step_code for i, g in enumerate(groups) if g == "grid"}
+    search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
+    codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits, target_bits=budget).codes)
     if qat_steps:
-        steps_tree = weights.with_leaves(model, [np.float32(quantize.step_size(c)) for c in codes])
-        lr = fit_cfg.lr * fit_cfg.qat_lr_fraction
-        model = train(
-            model, coords, targets, steps=qat_steps, schedule=schedule(fit_cfg, qat_steps, lr=lr),
-            batch_size=fit_cfg.batch_size, key=qat_key, steps_per_call=fit_cfg.steps_per_call,
-            quant_steps=steps_tree, penalty=penalty, progress=report("quantise"),
+        if rate is not None:
+            rate.hard = True
+            if budget is not None:  # the grids may use what the chosen MLP steps leave
+                mlp_bits = sum(search.tensor_bits(i, c) for i, c in enumerate(codes) if i not in frozen)
+                rate.controller.target = max(budget - fixed_bits - mlp_bits, 0.05 * budget) / coords.shape[0]
+        steps_tree = weights.with_leaves(
+            model, [np.float32(0.0 if i in frozen else quantize.step_size(c)) for i, c in enumerate(codes)]
         )
+        lr = fit_cfg.lr * fit_cfg.qat_lr_fraction
+        model = train(model, coords, targets, steps=qat_steps, schedule=schedule(fit_cfg, qat_steps, lr=lr),
+                      key=qat_key, quant_steps=steps_tree, progress=report("quantise"), **common)
+    model_chunk = write_arch(arch)
     blob = _pack(signal_chunk, model_chunk, model, codes)
+    if budget is not None and len(blob) * 8 > budget:
+        # Fine-tuning moved the weights: search the free steps again under the real budget.
+        search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
+        slack = len(blob) * 8 - search.bits(codes) - fixed_bits  # real vs ideal: coder and table overhead
+        codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits + slack,
+                                   target_bits=budget).codes)
+        blob = _pack(signal_chunk, model_chunk, model, codes)
     while budget is not None and len(blob) * 8 > budget and min(codes) < quantize.MAX_CODE:
         codes = [min(c + 1, quantize.MAX_CODE) for c in codes]  # coarser steps until the real file fits
         blob = _pack(signal_chunk, model_chunk, model, codes)
@@ -110,14 +126,17 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
     return blob, evaluate(model, dequantised)
 
 
-def _grid_l1(model, weight: float):
-    is_grid = [g == "grid" for g in weights.leaf_groups(model)]
-
-    def penalty(params):
-        leaves = jax.tree_util.tree_leaves(params)
-        return weight * sum(jnp.sum(jnp.abs(x)) for x, grid in zip(leaves, is_grid) if grid)
-
-    return penalty
+def _grid_rate(model, groups, fit_cfg, budget, fixed_bits, samples) -> RateTerm | None:
+    """The rate term for feature grids, aiming at what the target leaves after the MLP."""
+    is_grid = tuple(g == "grid" for g in groups)
+    if not any(is_grid):
+        return None
+    target = None
+    if budget is not None:
+        mlp_params = sum(leaf.size for leaf, g in zip(weights.leaves(model), is_grid) if not g)
+        target = max(budget - fixed_bits - MLP_BITS_PER_PARAM * mlp_params, 0.05 * budget) / samples
+    grid = GridRate(is_grid, quantize.step_size(fit_cfg.grid_step_code))
+    return RateTerm(grid, grid.init_scales(), RateController(fit_cfg.lmbda, target))
 
 
 def _pack(signal_chunk: bytes, model_chunk: bytes, model, codes) -> bytes:

@@ -27,8 +27,13 @@ MODEL_NAMES = {CONSTANT: "constant", DISCRETE_LAPLACE: "discrete-laplace"}
 WEIGHT_BITS = 20
 DECAY_BITS = 16
 MAX_ALPHABET = 1 << 16
+# Decay ratios r = R / 2^16 to try: very peaked (sparse tensors, r down to 2^-16) to very flat.
 _DECAY_CANDIDATES = np.unique(
-    np.clip(np.round((1.0 - np.geomspace(0.9, 2e-4, 64)) * (1 << DECAY_BITS)), 1, (1 << DECAY_BITS) - 1)
+    np.clip(
+        np.round(np.concatenate([np.geomspace(2.0**-16, 0.1, 24), 1.0 - np.geomspace(0.9, 2e-4, 64)]) * (1 << DECAY_BITS)),
+        1,
+        (1 << DECAY_BITS) - 1,
+    )
 ).astype(np.int64)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 import optax
 
 from inrcodec.quantize import fake_quantize
+from inrcodec.rate import GridRate, RateController
 
 ProgressFn = Callable[[int, int, float], None]
 
@@ -27,9 +29,22 @@ class FitConfig:
     steps_per_call: int = 100
     qat_fraction: float = 0.15
     qat_lr_fraction: float = 0.1
-    # L1 weight on feature-grid entries per signal sample: a cheap stand-in for their coded
-    # size under a Laplace model, which pushes unneeded entries to zero (fewer bits).
-    grid_l1: float = 0.0
+    # Feature grids are trained at this fixed quantisation step code (step = 2^(code/8)) with
+    # a rate term; lmbda is its starting weight (MSE per bit per sample), moved by a controller
+    # toward the rate target when there is one.
+    grid_step_code: int = -32
+    lmbda: float = 1e-3
+
+
+@dataclasses.dataclass
+class RateTerm:
+    """Grid rate training state: the proxy, its learned scales, the controller, the phase."""
+
+    grid: GridRate
+    log_scales: list
+    controller: RateController
+    hard: bool = False
+    bits_per_sample: float = math.nan
 
 
 def train(
@@ -43,52 +58,67 @@ def train(
     key: jax.Array,
     steps_per_call: int = 100,
     quant_steps=None,
-    penalty: Callable | None = None,
+    rate: RateTerm | None = None,
     progress: ProgressFn | None = None,
 ):
     """Minimise the mean squared error of ``model(coords)`` against ``targets``.
 
-    With ``quant_steps`` (one scalar per parameter leaf) the forward pass sees the parameters
-    rounded to those steps (straight-through gradient): quantisation-aware fine-tuning.
-    ``penalty(params)`` is added to the loss (e.g. a rate proxy).
+    With ``quant_steps`` (a pytree like the parameters; 0 = leave the leaf alone) the forward
+    pass sees the parameters rounded to those steps (straight-through): quantisation-aware
+    fine-tuning. With ``rate`` the grid leaves are perturbed and their estimated bits per
+    sample, weighted by the controller's lambda, are added to the loss; ``rate`` is updated in
+    place (scales, lambda, last estimate).
     """
     params, static = eqx.partition(model, eqx.is_inexact_array)
+    trainable = (params, rate.log_scales if rate else [])
     optimizer = optax.adam(schedule, b1=0.9, b2=0.99, eps=1e-15)
-    opt_state = optimizer.init(params)
+    opt_state = optimizer.init(trainable)
     n = coords.shape[0]
     full_batch = batch_size <= 0 or batch_size >= n
 
-    def loss_fn(p, x, y):
+    def loss_fn(t, x, y, lmbda, k):
+        p, log_scales = t
         if quant_steps is not None:
             p = fake_quantize(p, quant_steps)
-        pred = eqx.combine(p, static)(x)
-        loss = jnp.mean((pred - y) ** 2)
-        return loss if penalty is None else loss + penalty(p)
+        bits = jnp.zeros(())
+        if rate is not None:
+            p = rate.grid.perturb(p, k, rate.hard)
+            bits = rate.grid.bits(p, log_scales) / n
+        mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
+        return mse + lmbda * bits, (mse, bits)
 
     @eqx.filter_jit
-    def run(params, opt_state, key, length):
+    def run(trainable, opt_state, key, lmbda, length):
         def step(carry, k):
-            p, s = carry
+            t, s = carry
+            batch_key, noise_key = jax.random.split(k)
             if full_batch:
                 x, y = coords, targets
             else:
-                idx = jax.random.randint(k, (batch_size,), 0, n)
+                idx = jax.random.randint(batch_key, (batch_size,), 0, n)
                 x, y = coords[idx], targets[idx]
-            loss, grads = jax.value_and_grad(loss_fn)(p, x, y)
-            updates, s = optimizer.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), loss
+            (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, x, y, lmbda, noise_key)
+            updates, s = optimizer.update(grads, s, t)
+            return (optax.apply_updates(t, updates), s), aux
 
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jax.random.split(key, length))
-        return params, opt_state, losses[-1]
+        (trainable, opt_state), (mse, bits) = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
+        return trainable, opt_state, mse[-1], jnp.mean(bits[length // 2 :])
 
     done = 0
     while done < steps:
         length = min(steps_per_call, steps - done)
         key, sub = jax.random.split(key)
-        params, opt_state, loss = run(params, opt_state, sub, length)
+        lmbda = jnp.float32(rate.controller.lmbda if rate else 0.0)
+        trainable, opt_state, mse, bits = run(trainable, opt_state, sub, lmbda, length)
         done += length
+        if rate is not None:
+            rate.bits_per_sample = float(bits)
+            rate.controller.update(rate.bits_per_sample)
         if progress is not None:
-            progress(done, steps, float(loss))
+            progress(done, steps, float(mse))
+    params, log_scales = trainable
+    if rate is not None:
+        rate.log_scales = log_scales
     return eqx.combine(params, static)
 
 

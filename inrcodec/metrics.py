@@ -28,6 +28,18 @@ def psnr(reference: np.ndarray, test: np.ndarray, peak: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
 
 
+def snr(reference: np.ndarray, test: np.ndarray) -> float:
+    """Signal-to-noise ratio in dB: reference energy over error energy; ``inf`` if identical."""
+    reference, test = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    if reference.shape != test.shape:
+        raise ValueError(f"shapes differ: {reference.shape} vs {test.shape}")
+    noise = float(np.sum((reference - test) ** 2))
+    if noise == 0:
+        return math.inf
+    signal = float(np.sum(reference**2))
+    return 10.0 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
 def ms_ssim(reference: np.ndarray, test: np.ndarray, peak: float) -> float | None:
     """5-scale MS-SSIM of two HxW or HxWxC images, mean over channels; 1 if identical.
 

@@ -36,7 +36,9 @@ def fake_quantize(params, steps):
     """Straight-through rounding of every leaf to its step: forward quantised, gradient identity."""
 
     def one(p, s):
-        return p + jax.lax.stop_gradient(jnp.round(p / s) * s - p)
+        # A step of 0 marks a leaf that is quantised elsewhere (feature grids): leave it.
+        rounded = jnp.where(s > 0, jnp.round(p / jnp.where(s > 0, s, 1.0)) * s, p)
+        return p + jax.lax.stop_gradient(rounded - p)
 
     return jax.tree_util.tree_map(one, params, steps)
 
@@ -57,10 +59,17 @@ class StepSearch:
     step are cached, so a search evaluates the entropy model once per (tensor, code).
     """
 
-    def __init__(self, leaves: Sequence[np.ndarray], psnr_of: Callable[[list[np.ndarray]], float]):
+    def __init__(
+        self,
+        leaves: Sequence[np.ndarray],
+        psnr_of: Callable[[list[np.ndarray]], float],
+        frozen: dict[int, int] | None = None,
+    ):
         self.leaves = [np.asarray(leaf, dtype=np.float32) for leaf in leaves]
+        self.frozen = dict(frozen or {})  # tensor index -> code that the search must keep
         self.psnr_of = psnr_of
         self._bits: dict[tuple[int, int], float] = {}
+        self._psnr: dict[tuple[int, ...], float] = {}
 
     def tensor_bits(self, index: int, code: int) -> float:
         key = (index, code)
@@ -76,12 +85,18 @@ class StepSearch:
         return sum(self.tensor_bits(i, c) for i, c in enumerate(codes))
 
     def psnr(self, codes: Sequence[int]) -> float:
-        return self.psnr_of([dequantize(quantize(leaf, c), c) for leaf, c in zip(self.leaves, codes)])
+        key = tuple(codes)
+        if key not in self._psnr:
+            self._psnr[key] = self.psnr_of([dequantize(quantize(leaf, c), c) for leaf, c in zip(self.leaves, codes)])
+        return self._psnr[key]
 
     def initial_codes(self, groups: Sequence[str], offsets: dict[str, int]) -> list[int]:
         """Per-tensor starting codes: each tensor's spread plus an offset of its group."""
         codes = []
-        for leaf, group in zip(self.leaves, groups):
+        for i, (leaf, group) in enumerate(zip(self.leaves, groups)):
+            if i in self.frozen:
+                codes.append(self.frozen[i])
+                continue
             spread = float(np.std(leaf)) or float(np.max(np.abs(leaf))) or 1.0
             codes.append(int(np.clip(round(STEPS_PER_OCTAVE * math.log2(spread)) + offsets[group], MIN_CODE, MAX_CODE)))
         return codes
@@ -93,55 +108,76 @@ class StepSearch:
         slope_db: float,
         fixed_bits: float = 0.0,
         target_bits: float | None = None,
-        offsets_to_try: Sequence[int] = tuple(range(-48, 9, 4)),
-        refine_rounds: int = 2,
     ) -> StepChoice:
-        """Choose step codes, first one offset per group, then tensor by tensor.
+        """Choose step codes: one offset per group first, then tensor by tensor.
 
         Without ``target_bits``: minimise ``-PSNR + slope_db * log2(bits)``, a rate–distortion
         Lagrangian in the log domain (``slope_db`` is how many dB the codec gains per doubling
-        of its rate). With ``target_bits``: the highest PSNR whose ideal size fits the target.
+        of its rate). With ``target_bits``: bisect the slope for the finest Lagrangian solution
+        whose ideal size fits, then refine for the highest PSNR within the target.
         """
-        names = sorted(set(groups))
-        offsets = {g: -24 for g in names}
+        if target_bits is None:
+            codes = self._refine(self._group_descent(groups, slope_db, fixed_bits),
+                                 lambda c: self._lagrangian(c, slope_db, fixed_bits))
+            return self._choice(codes)
+        budget = target_bits - fixed_bits
+        fits: list[int] | None = None
+        lo, hi = 0.0, 64.0
+        for _ in range(7):
+            mid = (lo + hi) / 2
+            codes = self._group_descent(groups, mid, fixed_bits)
+            if self.bits(codes) <= budget:
+                fits, hi = codes, mid
+            else:
+                lo = mid
+        if fits is None:
+            fits = self._coarsen_until(self._group_descent(groups, hi, fixed_bits), budget)
 
-        def cost(codes):
-            return -self.psnr(codes) + slope_db * math.log2(max(self.bits(codes) + fixed_bits, 1.0))
+        def within_budget(codes):
+            return -self.psnr(codes) if self.bits(codes) <= budget else math.inf
 
-        def objective(codes):
-            # With a size target the best quality that fits wins; without one, the Lagrangian.
-            if target_bits is None:
-                return cost(codes)
-            return math.inf if self.bits(codes) + fixed_bits > target_bits else -self.psnr(codes)
+        return self._choice(self._refine(fits, within_budget))
 
-        best_codes = self.initial_codes(groups, offsets)
-        best = objective(best_codes)
+    def _lagrangian(self, codes: Sequence[int], slope_db: float, fixed_bits: float) -> float:
+        return -self.psnr(codes) + slope_db * math.log2(max(self.bits(codes) + fixed_bits, 1.0))
+
+    def _group_descent(self, groups: Sequence[str], slope_db: float, fixed_bits: float) -> list[int]:
+        """Coordinate descent over one step offset per group (relative to each tensor's spread)."""
+        offsets = {g: -24 for i, g in enumerate(groups) if i not in self.frozen}
+        best = self._lagrangian(self.initial_codes(groups, offsets), slope_db, fixed_bits)
         for _ in range(2):
-            for group in names:
-                for offset in offsets_to_try:
+            for group in sorted(offsets):
+                for offset in range(-48, 9, 4):
                     trial = dict(offsets, **{group: offset})
-                    codes = self.initial_codes(groups, trial)
-                    value = objective(codes)
+                    value = self._lagrangian(self.initial_codes(groups, trial), slope_db, fixed_bits)
                     if value < best:
-                        best, best_codes, offsets = value, codes, trial
-        if target_bits is not None and math.isinf(best):
-            best_codes = self._coarsen_until(best_codes, target_bits - fixed_bits)
-            best = objective(best_codes)
-        for _ in range(refine_rounds):
+                        best, offsets = value, trial
+        return self.initial_codes(groups, offsets)
+
+    def _refine(self, codes: list[int], objective: Callable[[Sequence[int]], float], rounds: int = 2) -> list[int]:
+        """Tensor-by-tensor moves of ±2 and ±4 codes while the objective improves."""
+        best_codes, best = list(codes), objective(codes)
+        for _ in range(rounds):
             improved = False
             for i in range(len(best_codes)):
+                if i in self.frozen:
+                    continue
                 for delta in (-4, -2, 2, 4):
-                    codes = list(best_codes)
-                    codes[i] = int(np.clip(codes[i] + delta, MIN_CODE, MAX_CODE))
-                    value = objective(codes)
+                    trial = list(best_codes)
+                    trial[i] = int(np.clip(trial[i] + delta, MIN_CODE, MAX_CODE))
+                    value = objective(trial)
                     if value < best:
-                        best, best_codes, improved = value, codes, True
+                        best, best_codes, improved = value, trial, True
             if not improved:
                 break
-        return StepChoice(tuple(best_codes), self.bits(best_codes), self.psnr(best_codes))
+        return best_codes
+
+    def _choice(self, codes: Sequence[int]) -> StepChoice:
+        return StepChoice(tuple(codes), self.bits(codes), self.psnr(codes))
 
     def _coarsen_until(self, codes: list[int], budget: float) -> list[int]:
         codes = list(codes)
-        while self.bits(codes) > budget and min(codes) < MAX_CODE:
-            codes = [min(c + 1, MAX_CODE) for c in codes]
+        free = [i for i in range(len(codes)) if i not in self.frozen]
+        while free and self.bits(codes) > budget and min(codes[i] for i in free) < MAX_CODE:
+            codes = [c if i in self.frozen else min(c + 1, MAX_CODE) for i, c in enumerate(codes)]
         return codes

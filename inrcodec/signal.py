@@ -12,7 +12,8 @@ import numpy as np
 class Signal:
     """A decoded or loaded signal.
 
-    ``data`` layout depends on the modality (image: HxWxC uint8/uint16).
+    ``data`` layout depends on the modality (image: HxWxC uint8/uint16; audio: (samples,
+    channels) float32 in [-1, 1]).
     ``meta`` holds modality-specific facts (bit depth, sample rate, ...).
     """
 
@@ -23,3 +24,8 @@ class Signal:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.data.shape)
+
+    @property
+    def sample_rate(self) -> int | None:
+        """Samples per second of a time signal (audio); None for other modalities."""
+        return self.meta.get("sample_rate")

@@ -1,5 +1,6 @@
 """Modalities, each registered under a frozen wire code."""
 
+from inrcodec.modalities.audio import AUDIO
 from inrcodec.modalities.base import (
     BY_WIRE_CODE,
     REGISTRY,
@@ -11,6 +12,6 @@ from inrcodec.modalities.base import (
 from inrcodec.modalities.image import IMAGE
 
 __all__ = [
-    "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "read_signal_chunk",
+    "AUDIO", "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "read_signal_chunk",
     "write_signal_chunk",
 ]

@@ -1,4 +1,4 @@
-"""The codec under test as benchmark jobs: one (image, target bpp) fit per job, optionally in
+"""The codec under test as benchmark jobs: one (signal, rate target) fit per job, optionally in
 parallel worker processes, with finished records cached so an interrupted run resumes."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.bench.image_bench import Image, _record
+from pipelines.bench.image_bench import _record
 from pipelines.bench.image_codecs import Coded
 
 
@@ -23,7 +23,7 @@ def inr_settings(config: str | None, steps: int | None, overrides: Sequence[str]
 
 
 def run_inr_jobs(
-    images: Sequence[Image],
+    items: Sequence[tuple[str, Any]],
     targets: Sequence[float],
     *,
     codec: str,
@@ -31,25 +31,33 @@ def run_inr_jobs(
     cache: Path,
     jobs: int = 1,
     log=print,
+    fit_job: Callable[[tuple], dict[str, Any]] | None = None,
+    rate_key: str = "bpp",
 ) -> list[dict[str, Any]]:
-    """Records for every (image, target); reuses those already in ``cache`` (JSON lines)."""
+    """Records for every (item, target); reuses those already in ``cache`` (JSON lines).
+
+    ``items`` are (file name, signal) pairs; ``fit_job((codec, settings, name, signal, target))``
+    returns one record (a module-level function, so worker processes can import it). The
+    default fits (name, HxWx3 uint8) images at target bpp.
+    """
+    fit_job = fit_job or _fit_job
     done = {(r["file"], r["param"]): r for r in _read_cache(cache) if r["codec"] == codec and r["settings"] == settings}
-    todo = [(name, rgb, t) for name, rgb in images for t in targets if (name, t) not in done]
+    todo = [(name, item, t) for name, item in items for t in targets if (name, t) not in done]
     log(f"{codec}: {len(done)} cached, {len(todo)} to fit with {jobs} worker(s)")
-    args = [(codec, settings, name, rgb, t) for name, rgb, t in todo]
+    args = [(codec, settings, name, item, t) for name, item, t in todo]
     if jobs > 1 and len(args) > 1:
         context = multiprocessing.get_context("spawn")
         with context.Pool(jobs, initializer=_single_threaded_worker) as pool:
-            results = pool.imap_unordered(_fit_job, args)
+            results = pool.imap_unordered(fit_job, args)
             for record in results:
-                _append(cache, record, log)
+                _append(cache, record, log, rate_key)
                 done[(record["file"], record["param"])] = record
     else:
         for arg in args:
-            record = _fit_job(arg)
-            _append(cache, record, log)
+            record = fit_job(arg)
+            _append(cache, record, log, rate_key)
             done[(record["file"], record["param"])] = record
-    return [done[(name, t)] for name, _ in images for t in targets]
+    return [done[(name, t)] for name, _ in items for t in targets]
 
 
 def _single_threaded_worker() -> None:
@@ -80,8 +88,8 @@ def _read_cache(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _append(path: Path, record: dict[str, Any], log) -> None:
+def _append(path: Path, record: dict[str, Any], log, rate_key: str) -> None:
     with path.open("a") as f:
         f.write(json.dumps(record) + "\n")
-    log(f"  {record['file']} @ {record['param']} bpp: {record['bpp']:.3f} bpp, {record['psnr']:.2f} dB, "
-        f"{record['encode_s']:.0f} s")
+    log(f"  {record['file']} @ {record['param']} {rate_key}: {record[rate_key]:.3f} {rate_key}, "
+        f"{record['psnr']:.2f} dB, {record['encode_s']:.0f} s")

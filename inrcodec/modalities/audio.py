@@ -1,0 +1,165 @@
+"""Audio: WAV/FLAC/OGG through soundfile, mono to 8 channels, any sample rate, 8- to 32-bit
+integer or float samples. The network maps time in [-1, 1] to one value per channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from inrcodec import metrics
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError, InputError, OutputError
+from inrcodec.inr import ArchConfig
+from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.signal import Signal
+
+MAX_CHANNELS = 8
+MAX_SAMPLE_RATE = 384_000
+MAX_FRAMES = 1 << 28  # 1.7 h at 44.1 kHz; bounds the decoder's allocation
+# The hash grid's finest level has at most this many cells (HashGridConfig.validate).
+MAX_GRID_RES = 1 << 16
+# Samples in [-1, 1] span 2.0: PSNR = 10 log10(2^2 / MSE), the COIN++ convention.
+PEAK_TO_PEAK = 2.0
+
+# Frozen wire codes of sample formats (soundfile subtype names); 0: any other subtype, which
+# is written back in the output format's default subtype.
+SUBTYPE_CODES = {"PCM_S8": 1, "PCM_U8": 2, "PCM_16": 3, "PCM_24": 4, "PCM_32": 5, "FLOAT": 6, "DOUBLE": 7,
+                 "VORBIS": 8, "OPUS": 9}
+SUBTYPES = {code: name for name, code in SUBTYPE_CODES.items()}
+# Integer formats whose grid float32 holds exactly: decoded samples are rounded to it.
+PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24}
+
+
+class Audio(Modality):
+    name = "audio"
+    wire_code = 2
+    extensions = (".wav", ".flac", ".ogg")
+    rate_unit = "kbps"
+
+    def read(self, path: Path) -> Signal:
+        import soundfile as sf
+
+        path = check_readable_file(path, "audio")
+        try:
+            with sf.SoundFile(path) as f:
+                meta = _checked_meta(f.samplerate, f.channels, f.frames, f.subtype, path)
+                data = f.read(dtype="float32", always_2d=True)
+        except InputError:
+            raise
+        except Exception as exc:  # libsndfile reports every unreadable file as a RuntimeError
+            raise InputError(f"{path}: not a readable audio file ({type(exc).__name__}: {str(exc)[:120]})") from None
+        return Signal("audio", _checked_samples(data, path), dict(meta, frames=data.shape[0]))
+
+    def write(self, signal: Signal, path: Path) -> None:
+        import soundfile as sf
+
+        fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}.get(Path(path).suffix.lower())
+        if fmt is None:
+            raise OutputError(f"{path}: cannot write audio as {Path(path).suffix or '(no extension)'}; use .wav, .flac or .ogg")
+        subtype = signal.meta.get("subtype")
+        if subtype is None or not sf.check_format(fmt, subtype):
+            subtype = sf.default_subtype(fmt)  # e.g. float input written as FLAC: 16-bit
+        try:
+            sf.write(path, signal.data, signal.meta["sample_rate"], subtype=subtype, format=fmt)
+        except Exception as exc:
+            raise OutputError(f"{path}: cannot write audio ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+    def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+        return _sample_times(signal.data.shape[0]), np.asarray(signal.data, np.float32)
+
+    def render_coords(self, meta: dict[str, Any], scale: float) -> np.ndarray:
+        return _sample_times(_scaled_frames(meta, scale))
+
+    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float) -> Signal:
+        data = np.clip(np.asarray(values, np.float32), -1.0, 1.0)
+        bits = PCM_BITS.get(meta.get("subtype"))
+        if bits:  # exactly what the written file will hold, so that metrics measure that
+            full = 2.0 ** (bits - 1)
+            data = (np.clip(np.round(data * full), -full, full - 1) / full).astype(np.float32)
+        # Rendering at ``scale`` times the samples is rendering at ``scale`` times the rate.
+        out = dict(meta, frames=data.shape[0], sample_rate=max(1, round(meta["sample_rate"] * scale)))
+        return Signal("audio", data, out)
+
+    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
+        frames, channels = signal.data.shape
+        changes: dict[str, int] = {"in_dim": 1, "out_dim": channels}
+        if getattr(arch, "max_res", None) == 0:
+            # One grid cell per sample is the finest detail there is to fit.
+            changes["max_res"] = max(min(frames, MAX_GRID_RES), arch.base_res)
+        return arch.replace(**changes)
+
+    def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
+        return {"psnr": metrics.psnr(original.data, decoded.data, PEAK_TO_PEAK),
+                "snr": metrics.snr(original.data, decoded.data)}
+
+    def rate(self, nbytes: int, meta: dict[str, Any]) -> dict[str, float]:
+        return {"kbps": 8.0 * nbytes / duration(meta) / 1000.0}
+
+    def sample_count(self, meta: dict[str, Any]) -> int:
+        return meta["frames"]
+
+    def budget_bits(self, target: float, meta: dict[str, Any]) -> float:
+        return target * 1000.0 * duration(meta)
+
+    def write_meta(self, meta: dict[str, Any], w: Writer) -> None:
+        w.uvarint(meta["sample_rate"])
+        w.uvarint(meta["channels"])
+        w.uvarint(meta["frames"])
+        w.uvarint(SUBTYPE_CODES.get(meta.get("subtype"), 0))
+
+    def read_meta(self, r: Reader) -> dict[str, Any]:
+        rate, channels = r.uvarint(limit=MAX_SAMPLE_RATE), r.uvarint(limit=MAX_CHANNELS)
+        frames, code = r.uvarint(limit=MAX_FRAMES), r.uvarint(limit=255)
+        if rate == 0 or channels == 0 or frames == 0 or (code and code not in SUBTYPES):
+            raise FormatError(f"audio header out of bounds ({rate} Hz, {channels} ch, {frames} frames, format {code})")
+        return {"sample_rate": rate, "channels": channels, "frames": frames, "subtype": SUBTYPES.get(code)}
+
+    def search_distortion(self, signal: Signal):
+        reference = jnp.asarray(signal.data, jnp.float32)
+
+        def psnr(values):
+            mse = jnp.maximum(jnp.mean((jnp.clip(values, -1.0, 1.0) - reference) ** 2), 1e-20)
+            return 10.0 * jnp.log10(PEAK_TO_PEAK**2 / mse)
+
+        return psnr
+
+
+def duration(meta: dict[str, Any]) -> float:
+    """Length in seconds."""
+    return meta["frames"] / meta["sample_rate"]
+
+
+def _checked_meta(rate: int, channels: int, frames: int, subtype: str, path: Path) -> dict[str, Any]:
+    """Header facts of an input file, rejected before its samples are read if out of range."""
+    if not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise InputError(f"{path}: sample rate {rate} Hz outside 1..{MAX_SAMPLE_RATE}")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InputError(f"{path}: {channels} channels; 1 to {MAX_CHANNELS} are supported")
+    if frames > MAX_FRAMES:
+        raise InputError(f"{path}: {frames} samples per channel; at most {MAX_FRAMES} are supported")
+    return {"sample_rate": int(rate), "channels": int(channels), "frames": int(frames),
+            "subtype": subtype if subtype in SUBTYPE_CODES else None}
+
+
+def _checked_samples(data: np.ndarray, path: Path) -> np.ndarray:
+    if data.shape[0] == 0:
+        raise InputError(f"{path}: audio has no samples")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{path}: audio contains NaN or infinite samples")
+    # Float files may exceed full scale; the codec represents [-1, 1], as PCM does.
+    return np.ascontiguousarray(np.clip(data, -1.0, 1.0))
+
+
+def _scaled_frames(meta: dict[str, Any], scale: float) -> int:
+    return max(1, round(meta["frames"] * scale))
+
+
+def _sample_times(frames: int) -> np.ndarray:
+    """Sample centres in [-1, 1], (frames, 1); the same instants at any rendering rate."""
+    return ((2.0 * np.arange(frames) + 1.0) / frames - 1.0).astype(np.float32)[:, None]
+
+
+AUDIO = register(Audio())
