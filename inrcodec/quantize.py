@@ -154,7 +154,7 @@ class StepSearch:
                         best, offsets = value, trial
         return self.initial_codes(groups, offsets)
 
-    def _refine(self, codes: list[int], objective: Callable[[Sequence[int]], float], rounds: int = 2) -> list[int]:
+    def _refine(self, codes: list[int], objective: Callable[[Sequence[int]], float], rounds: int = 6) -> list[int]:
         """Tensor-by-tensor moves of ±2 and ±4 codes while the objective improves."""
         best_codes, best = list(codes), objective(codes)
         for _ in range(rounds):

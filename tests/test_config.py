@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from inrcodec import config
+from inrcodec.errors import ConfigError
+
+PRESETS = sorted((Path(__file__).resolve().parents[1] / "configs" / "image").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_every_shipped_preset_loads(preset):
+    loaded = config.load("image", preset)
+    assert loaded.fit.steps >= 1
+
+
+def test_presets_exist_for_rate_points_and_budgets():
+    names = {p.stem for p in PRESETS}
+    assert {"hashgrid-cpu-low", "hashgrid-cpu-medium", "hashgrid-cpu-high", "hashgrid-gpu", "siren-cpu"} <= names
+
+
+def test_overrides_take_precedence_and_switching_arch_starts_from_its_defaults():
+    loaded = config.load("image", None, ["fit.steps=7", "arch.name=siren", "arch.width=12"])
+    assert loaded.fit.steps == 7 and loaded.arch.name == "siren" and loaded.arch.width == 12
+    assert loaded.arch.depth == 4
+
+
+@pytest.mark.parametrize(
+    "yaml_text,message",
+    [
+        ("fit:\n  stepz: 3\n", "stepz"),
+        ("bogus:\n  a: 1\n", "unknown section"),
+        ("arch:\n  name: hashgrid\n  levelz: 3\n", "levelz"),
+        ("fit:\n  steps: 2.5\n", "integer"),
+        ("fit: [1, 2]\n", "mapping"),
+        ("arch:\n  name: nerf\n", "unknown architecture"),
+    ],
+)
+def test_strict_loading_rejects_unknown_or_mistyped_keys(tmp_path, yaml_text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
+        config.load("image", path)
+
+
+def test_bad_override_syntax_and_values_are_rejected():
+    with pytest.raises(ConfigError):
+        config.load("image", None, ["fit.steps"])
+    with pytest.raises(ConfigError, match="fit.steps"):
+        config.load("image", None, ["fit.steps=0"])
