@@ -100,10 +100,11 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
     codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits, target_bits=budget).codes)
     if qat_steps:
         if rate is not None:
-            # Rounded grids from here on; lambda stays where the controller left it, so the
-            # short fine-tune cannot chase a rate it has no time to reach.
+            # Rounded grids from here on, aiming at what the chosen MLP steps leave.
             rate.hard = True
-            rate.controller.target = None
+            if budget is not None:
+                mlp_bits = sum(search.tensor_bits(i, c) for i, c in enumerate(codes) if i not in frozen)
+                rate.controller.target = max(budget - fixed_bits - mlp_bits, 0.05 * budget) / coords.shape[0]
         steps_tree = weights.with_leaves(
             model, [np.float32(0.0 if i in frozen else quantize.step_size(c)) for i, c in enumerate(codes)]
         )
@@ -119,12 +120,9 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
         codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits + slack,
                                    target_bits=budget).codes)
         blob = _pack(signal_chunk, model_chunk, model, codes)
-    # Last resort for a hard target: coarser grid steps first (the network still works with
-    # slightly coarser features), then everything, until the real file fits.
-    for coarsen in (list(frozen), list(range(len(codes)))):
-        while coarsen and budget is not None and len(blob) * 8 > budget and min(codes[i] for i in coarsen) < quantize.MAX_CODE:
-            codes = [min(c + 1, quantize.MAX_CODE) if i in coarsen else c for i, c in enumerate(codes)]
-            blob = _pack(signal_chunk, model_chunk, model, codes)
+    while budget is not None and len(blob) * 8 > budget and min(codes) < quantize.MAX_CODE:
+        codes = [min(c + 1, quantize.MAX_CODE) for c in codes]  # last resort: the target is a hard limit
+        blob = _pack(signal_chunk, model_chunk, model, codes)
     dequantised = [quantize.dequantize(quantize.quantize(leaf, c), c) for leaf, c in zip(weights.leaves(model), codes)]
     return blob, evaluate(model, dequantised)
 

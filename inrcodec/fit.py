@@ -82,8 +82,11 @@ def train(
             p = fake_quantize(p, quant_steps)
         bits = jnp.zeros(())
         if rate is not None:
-            p = rate.grid.perturb(p, k, rate.hard)
-            bits = rate.grid.bits(p, log_scales) / n
+            # Rate from noisy grids even when the synthesis sees rounded ones: the rounded
+            # rate has no gradient at an integer, so entries would drift off zero unchecked.
+            noisy = rate.grid.perturb(p, k, hard=False)
+            bits = rate.grid.bits(noisy, log_scales) / n
+            p = rate.grid.perturb(p, k, hard=True) if rate.hard else noisy
         mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
         return mse + lmbda * bits, (mse, bits)
 
@@ -101,8 +104,10 @@ def train(
             updates, s = optimizer.update(grads, s, t)
             return (optax.apply_updates(t, updates), s), aux
 
-        (trainable, opt_state), (mse, bits) = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
-        return trainable, opt_state, mse[-1], jnp.mean(bits[length // 2 :])
+        (trainable, opt_state), (mse, _) = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
+        # The controller sees the bits of the rounded grids, as the entropy coder will.
+        bits = rate.grid.bits(rate.grid.perturb(trainable[0], key, hard=True), trainable[1]) / n if rate else 0.0
+        return trainable, opt_state, mse[-1], bits
 
     done = 0
     while done < steps:
