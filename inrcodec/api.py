@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +130,27 @@ def _read_blob(source: bytes | str | os.PathLike) -> bytes:
     return path.read_bytes()
 
 
+@contextlib.contextmanager
+def _naming(source):
+    """Prefix format errors with the file's path, when the bytes came from a file."""
+    try:
+        yield
+    except FormatError as exc:
+        if isinstance(source, (str, os.PathLike)):
+            raise FormatError(f"{source}: {exc}") from None
+        raise
+
+
 def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0) -> Signal:
     """Rebuild the signal from .inrc bytes or a path; ``scale`` renders at another resolution."""
     if not (0 < scale <= 16):
         raise ConfigError(f"scale must be in (0, 16], got {scale}")
-    parsed = container.unpack(_read_blob(source))
+    with _naming(source):
+        return _decode(_read_blob(source), scale)
+
+
+def _decode(blob: bytes, scale: float) -> Signal:
+    parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
     arch = read_arch(parsed.model)
     model = weights.decode(arch, parsed.tensors, parsed.payload)
@@ -149,13 +165,18 @@ def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0) -> Signal:
 
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:
     """The integer tensors of a file, exactly as parsed (identical on every machine)."""
-    parsed = container.unpack(_read_blob(source))
-    return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
+    with _naming(source):
+        parsed = container.unpack(_read_blob(source))
+        return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
 
 
 def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
     """The file's header as a JSON-ready dict: version, modality, architecture, tensors, sizes."""
-    blob = _read_blob(source)
+    with _naming(source):
+        return _info(_read_blob(source))
+
+
+def _info(blob: bytes) -> dict[str, Any]:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
     arch = read_arch(parsed.model)
@@ -190,9 +211,3 @@ def write_encoded(report: EncodeReport, path: Path, *, force: bool, source: Path
     check_output(path, force=force, inputs=(source,) if source else ())
     with atomic_path(path) as tmp:
         tmp.write_bytes(report.blob)
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start

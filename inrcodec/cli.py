@@ -16,7 +16,7 @@ from inrcodec.errors import InrcodecError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Compress images (and more) by overfitting a small neural network to each signal.",
+    help="Compress images, audio (and more) by overfitting a small neural network to each signal.",
     pretty_exceptions_enable=False,
 )
 
@@ -120,8 +120,7 @@ def decode(
     _positive("scale", scale)
     from inrcodec import api, files
 
-    blob = api._read_blob(input)
-    signal = api.decode(blob, scale=scale)
+    signal = api.decode(input, scale=scale)
     output = output or input.with_suffix(DEFAULT_DECODE_SUFFIX.get(signal.modality, ".out"))
     files.check_output(output, force=force, inputs=(input,))
     api.save(signal, output, force=force)
@@ -171,6 +170,42 @@ def bench_image(
 
     try:
         run(inputs, out, crop=crop or None, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
+            steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
+            jobs=jobs, argv=sys.argv)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
+@bench_app.command("audio")
+@user_errors
+def bench_audio(
+    inputs: Annotated[list[Path], typer.Argument(help="Audio files (WAV/FLAC/OGG) or folders of them.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")] = Path("results/audio"),
+    seconds: Annotated[float, typer.Option(help="Centre excerpt length in seconds; 0 keeps whole clips.")] = 0.0,
+    codecs: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = "mp3,opus",
+    rates: Annotated[str, typer.Option(help="Target kbit/s of the codec under test, comma-separated; empty: baselines only.")] = "8,16,32,64",
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
+    label: Annotated[str, typer.Option(help="Name of the codec under test in the results.")] = "inrcodec",
+    jobs: Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")] = 1,
+) -> None:
+    """Code audio clips with inrcodec and the baselines; write RD curves, BD-rates and a plot.
+
+    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
+    for path in inputs:
+        if not path.exists():
+            _fail(f"{path}: no such file or folder")
+    try:
+        targets = tuple(float(r) for r in rates.split(",") if r.strip())
+    except ValueError:
+        _fail(f"--rates must be comma-separated numbers, got {rates!r}", 2)
+    if any(not t > 0 for t in targets) or jobs < 1 or not seconds >= 0:
+        _fail("--rates must be positive, --jobs at least 1 and --seconds not negative", 2)
+    from pipelines.bench.run_audio import run
+
+    try:
+        run(inputs, out, seconds=seconds or None, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
             steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
             jobs=jobs, argv=sys.argv)
     except ValueError as exc:

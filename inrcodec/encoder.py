@@ -96,6 +96,7 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
 
     # Grids keep the step they were trained at; the search picks the other steps.
     frozen = {i: fit_cfg.grid_step_code for i, g in enumerate(groups) if g == "grid"}
+    model = _make_room_for_mlp(model, groups, frozen, budget, fixed_bits)
     search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
     codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits, target_bits=budget).codes)
     if qat_steps:
@@ -117,6 +118,8 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
         # Fine-tuning moved the weights: search the free steps again under the real budget.
         search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
         slack = len(blob) * 8 - search.bits(codes) - fixed_bits  # real vs ideal: coder and table overhead
+        model = _make_room_for_mlp(model, groups, frozen, budget, fixed_bits + slack)
+        search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
         codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits + slack,
                                    target_bits=budget).codes)
         blob = _pack(signal_chunk, model_chunk, model, codes)
@@ -125,6 +128,28 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
         blob = _pack(signal_chunk, model_chunk, model, codes)
     dequantised = [quantize.dequantize(quantize.quantize(leaf, c), c) for leaf, c in zip(weights.leaves(model), codes)]
     return blob, evaluate(model, dequantised)
+
+
+def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits, mlp_offset: int = -24):
+    """Zero the grids' smallest entries (a growing dead zone) until the MLP fits beside them at
+    moderate precision (steps of 1/8 of each tensor's spread).
+
+    Without this a grid that overshot its rate would leave the MLP no bits, and the search
+    would quantise the MLP to nothing: a blank output instead of a slightly coarser one.
+    """
+    if budget is None or not frozen:
+        return model
+    leaves = weights.leaves(model)
+    floor = quantize.StepSearch(leaves, lambda _: 0.0, frozen=frozen).initial_codes(groups, {"mlp": mlp_offset})
+    for dead_zone in range(0, 64):
+        if quantize.StepSearch(leaves, lambda _: 0.0, frozen=frozen).bits(floor) + fixed_bits <= budget:
+            break
+        leaves = [
+            np.where(np.abs(quantize.quantize(leaf, frozen[i])) <= dead_zone + 1, 0.0, leaf).astype(np.float32)
+            if i in frozen else leaf
+            for i, leaf in enumerate(leaves)
+        ]
+    return weights.with_leaves(model, leaves)
 
 
 def _grid_rate(model, groups, fit_cfg, budget, fixed_bits, samples) -> RateTerm | None:

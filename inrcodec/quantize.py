@@ -113,56 +113,46 @@ class StepSearch:
 
         Without ``target_bits``: minimise ``-PSNR + slope_db * log2(bits)``, a rate–distortion
         Lagrangian in the log domain (``slope_db`` is how many dB the codec gains per doubling
-        of its rate). With ``target_bits``: bisect the slope for the finest Lagrangian solution
-        whose ideal size fits, then refine for the highest PSNR within the target.
+        of its rate). With ``target_bits``: the highest PSNR whose ideal size fits.
         """
         if target_bits is None:
-            codes = self._refine(self._group_descent(groups, slope_db, fixed_bits),
-                                 lambda c: self._lagrangian(c, slope_db, fixed_bits))
-            return self._choice(codes)
-        budget = target_bits - fixed_bits
-        fits: list[int] | None = None
-        lo, hi = 0.0, 64.0
-        for _ in range(7):
-            mid = (lo + hi) / 2
-            codes = self._group_descent(groups, mid, fixed_bits)
-            if self.bits(codes) <= budget:
-                fits, hi = codes, mid
-            else:
-                lo = mid
-        if fits is None:
-            fits = self._coarsen_until(self._group_descent(groups, hi, fixed_bits), budget)
-
-        def within_budget(codes):
-            return -self.psnr(codes) if self.bits(codes) <= budget else math.inf
-
-        return self._choice(self._refine(fits, within_budget))
+            objective = lambda c: self._lagrangian(c, slope_db, fixed_bits)  # noqa: E731
+        else:
+            budget = target_bits - fixed_bits
+            objective = lambda c: -self.psnr(c) if self.bits(c) <= budget else math.inf  # noqa: E731
+        codes = self._group_descent(groups, objective)
+        if target_bits is not None and not math.isfinite(objective(codes)):
+            codes = self._coarsen_until(codes, target_bits - fixed_bits)
+        return self._choice(self._refine(codes, objective))
 
     def _lagrangian(self, codes: Sequence[int], slope_db: float, fixed_bits: float) -> float:
         return -self.psnr(codes) + slope_db * math.log2(max(self.bits(codes) + fixed_bits, 1.0))
 
-    def _group_descent(self, groups: Sequence[str], slope_db: float, fixed_bits: float) -> list[int]:
-        """Coordinate descent over one step offset per group (relative to each tensor's spread)."""
-        offsets = {g: -24 for i, g in enumerate(groups) if i not in self.frozen}
-        best = self._lagrangian(self.initial_codes(groups, offsets), slope_db, fixed_bits)
+    def _group_descent(self, groups: Sequence[str], objective: Callable[[Sequence[int]], float]) -> list[int]:
+        """Coordinate descent over one step offset per group (relative to each tensor's spread),
+        from coarse steps, which fit any target, toward fine ones; every offset is tried, so a
+        non-convex quality curve does not trap it."""
+        offsets = {g: 8 for i, g in enumerate(groups) if i not in self.frozen}
+        best = objective(self.initial_codes(groups, offsets))
         for _ in range(2):
             for group in sorted(offsets):
-                for offset in range(-48, 9, 4):
+                for offset in range(-72, 9, 4):
                     trial = dict(offsets, **{group: offset})
-                    value = self._lagrangian(self.initial_codes(groups, trial), slope_db, fixed_bits)
+                    value = objective(self.initial_codes(groups, trial))
                     if value < best:
                         best, offsets = value, trial
         return self.initial_codes(groups, offsets)
 
     def _refine(self, codes: list[int], objective: Callable[[Sequence[int]], float], rounds: int = 6) -> list[int]:
-        """Tensor-by-tensor moves of ±2 and ±4 codes while the objective improves."""
+        """Tensor-by-tensor moves of 1/4 to 2 octaves while the objective improves (the long
+        moves get sensitive tensors, like a SIREN's first layer, off a plateau)."""
         best_codes, best = list(codes), objective(codes)
         for _ in range(rounds):
             improved = False
             for i in range(len(best_codes)):
                 if i in self.frozen:
                     continue
-                for delta in (-4, -2, 2, 4):
+                for delta in (-16, -8, -4, -2, 2, 4, 8, 16):
                     trial = list(best_codes)
                     trial[i] = int(np.clip(trial[i] + delta, MIN_CODE, MAX_CODE))
                     value = objective(trial)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,6 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_IMAGE = REPO / "data" / "kodim23-crop256.png"
 # Options that make a fit take about a second on a 32x32 image.
 FAST = ("fit.steps=150", "fit.lr=0.05", "fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64")
-
-
-def shared_data() -> Path | None:
-    """The shared evaluation data folder, if this checkout has one (INRCODEC_DATA or ../shared/data)."""
-    candidates = [os.environ.get("INRCODEC_DATA"), REPO.parent / "shared" / "data"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 
 def crop_of_sample(size: int, channels: int = 3, dtype=np.uint8) -> np.ndarray:

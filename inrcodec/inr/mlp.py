@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 
 def uniform_layers(key: jax.Array, sizes: list[int], bounds: list[float]) -> tuple[list, list]:

@@ -72,7 +72,7 @@ def check_readable_file(path: Path, kind: str) -> Path:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a {kind} file")
+        raise InputError(f"{path}: is a directory; give the path of a file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     return path

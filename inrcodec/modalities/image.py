@@ -32,7 +32,7 @@ class Image(Modality):
         try:
             data = np.asarray(iio.imread(path))
         except Exception as exc:  # imageio raises many types for unreadable files
-            raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from None
+            raise InputError(f"{path}: not a readable image ({_first_line(exc)}); check the file is a valid image") from None
         return Signal("image", *_normalise_array(data, path))
 
     def write(self, signal: Signal, path: Path) -> None:
@@ -42,7 +42,7 @@ class Image(Modality):
         try:
             iio.imwrite(path, data, extension=Path(path).suffix or ".png")
         except Exception as exc:
-            raise OutputError(f"{path}: cannot write image ({type(exc).__name__}: {str(exc)[:120]})") from None
+            raise OutputError(f"{path}: cannot write image ({_first_line(exc)})") from None
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         h, w, c = signal.data.shape
@@ -124,6 +124,10 @@ def _normalise_array(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str
         raise InputError(f"{path}: image size {h}x{w} outside the supported range")
     bits = 16 if data.dtype == np.uint16 else 8
     return np.ascontiguousarray(data), {"height": h, "width": w, "channels": c, "bits": bits}
+
+
+def _first_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}".rstrip(": ")
 
 
 def _peak(meta: dict[str, Any]) -> int:

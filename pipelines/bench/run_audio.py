@@ -60,7 +60,8 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     records = []
     if targets:
-        settings = inr_settings(config, steps, overrides)
+        # The excerpt length keys the cache too: a whole clip and its excerpt share a file name.
+        settings = {**inr_settings(config, steps, overrides), "seconds": seconds}
         records += run_inr_jobs(clips, targets, codec=label, settings=settings, cache=out / "records.jsonl",
                                 jobs=jobs, log=log, fit_job=fit_job, rate_key="kbps")
     records += run_baselines(clips, [AUDIO_CODECS[name]() for name in codecs])
@@ -68,7 +69,7 @@ def run(
     summary["psnr_at_bar"] = {"kbps": BAR_KBPS, **{codec: dist_at_rate(curve, BAR_KBPS)
                                                   for codec, curve in summary["curves"].items()}}
     write_results_json(out / "results.json", records, summary, argv=argv)
-    title = f"{len(clips)} clips" + (f", {seconds:g} s excerpts" if seconds else "")
+    title = f"{len(clips)} clip{'s' if len(clips) != 1 else ''}" + (f", {seconds:g} s excerpts" if seconds else "")
     plot_rd(summary, out / "rd.png", log_x=True, title=title)
     table = summary_table(summary) + "\n\n" + bar_line(summary["psnr_at_bar"])
     (out / "summary.md").write_text(table + "\n")
