@@ -17,14 +17,20 @@ import numpy as np
 from inrcodec import config as config_mod
 from inrcodec import container, weights
 from inrcodec.encoder import Progress, encode_signal
-from inrcodec.errors import ConfigError, FormatError, InputError
+from inrcodec.errors import ConfigError, FormatError, OutputError
 from inrcodec.files import atomic_path, check_output
 from inrcodec.fit import render
 from inrcodec.inr import read_arch
 from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
+from inrcodec.modalities.base import check_readable_file
 from inrcodec.signal import Signal
 
 Source = str | os.PathLike | Signal
+# Decoding allocates the coordinates and outputs of every rendered sample: bound them before
+# anything is allocated (2^28 is a 16k x 16k image, or 1.7 hours of 44.1 kHz audio).
+MAX_RENDER_SAMPLES = 1 << 28
+# ... and the work: 2^44 MACs is hours on a CPU core; a full Kodak image takes 2^29.
+MAX_RENDER_MACS = 1 << 44
 
 
 @dataclasses.dataclass
@@ -54,8 +60,14 @@ def save(signal: Signal, path: str | os.PathLike, *, force: bool = True) -> None
     """Write a signal atomically in the format named by the path's extension."""
     path = check_output(Path(path), force=force)
     modality = REGISTRY[signal.modality]
+    if path.suffix.lower() not in modality.extensions:
+        raise OutputError(f"{path}: cannot write {signal.modality} as {path.suffix or '(no extension)'!r}; "
+                          f"use one of {' '.join(modality.extensions)}")
     with atomic_path(path) as tmp:
-        modality.write(signal, tmp.with_suffix(path.suffix) if tmp.suffix != path.suffix else tmp)
+        try:
+            modality.write(signal, tmp)
+        except OutputError as exc:  # name the file the user asked for, not the temporary one
+            raise OutputError(str(exc).replace(str(tmp), str(path))) from None
 
 
 def make_config(
@@ -122,12 +134,7 @@ def encode(source: Source, **options) -> bytes:
 def _read_blob(source: bytes | str | os.PathLike) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
-    path = Path(source)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give an .inrc file")
-    return path.read_bytes()
+    return check_readable_file(Path(source)).read_bytes()
 
 
 @contextlib.contextmanager
@@ -153,10 +160,16 @@ def _decode(blob: bytes, scale: float) -> Signal:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
     arch = read_arch(parsed.model)
+    modality.check_arch(arch, meta)
+    samples = modality.sample_count(meta) * scale ** arch.in_dim
+    if samples > MAX_RENDER_SAMPLES:
+        raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
+                          "use a smaller --scale")
+    if samples * arch.macs_per_sample() > MAX_RENDER_MACS:
+        raise FormatError(f"a render of {samples:.0f} samples at {arch.macs_per_sample()} MACs each exceeds "
+                          f"the decoder's limit of {MAX_RENDER_MACS} MACs")
     model = weights.decode(arch, parsed.tensors, parsed.payload)
     coords = modality.render_coords(meta, scale)
-    if coords.shape[0] * arch.out_dim > 1 << 31:
-        raise ConfigError(f"render of {coords.shape[0]} samples is too large; use a smaller --scale")
     values = np.asarray(render(model, jnp.asarray(coords)))
     if not np.all(np.isfinite(values)):
         raise FormatError("decoded network produced non-finite values; the file is corrupt")

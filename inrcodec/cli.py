@@ -120,6 +120,8 @@ def decode(
     _positive("scale", scale)
     from inrcodec import api, files
 
+    if output is not None:  # refuse before the work, not after it
+        files.check_output(output, force=force, inputs=(input,))
     signal = api.decode(input, scale=scale)
     output = output or input.with_suffix(DEFAULT_DECODE_SUFFIX.get(signal.modality, ".out"))
     files.check_output(output, force=force, inputs=(input,))
@@ -134,6 +136,66 @@ def info(input: Annotated[Path, typer.Argument(help="A .inrc file.")]) -> None:
     from inrcodec import api
 
     typer.echo(json.dumps(api.info(input), indent=2))
+
+
+@app.command()
+@user_errors
+def batch(
+    input: Annotated[Path, typer.Argument(
+        help="A folder of signals (searched recursively) or a manifest (.txt): one path per line, options after it.")],
+    out: Annotated[Path, typer.Option(
+        "-o", "--out", help="Output folder: .inrc files mirror the inputs; results.jsonl lists them.")],
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster: 'auto', 'ray://host:10001'; default: a local Ray for this run.")] = None,
+    bpp: Annotated[Optional[float], typer.Option(help="Rate target of every image, bits per pixel.")] = None,
+    kbps: Annotated[Optional[float], typer.Option(help="Rate target of every audio clip, kbit/s.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML preset for every signal.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed of every fit.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
+    cpus_per_job: Annotated[float, typer.Option(help="CPU cores per fit job.")] = 1.0,
+    gpus_per_job: Annotated[float, typer.Option(help="GPUs per fit job; 0.25 packs four fits per GPU.")] = 0.0,
+    num_cpus: Annotated[Optional[int], typer.Option(help="Cores the local Ray may use (default: all).")] = None,
+    retries: Annotated[int, typer.Option(help="Resubmissions of a job whose worker died.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Compress every signal of a folder or manifest on Ray, one fit job per signal.
+
+    Rerunning the command skips finished outputs and redoes the rest."""
+    _positive("bpp", bpp)
+    _positive("kbps", kbps)
+    if steps is not None and steps < 1:
+        _fail(f"--steps must be a positive integer, got {steps}", 2)
+    from pipelines.batch.inputs import collect
+    from pipelines.batch.run import check_options, summary_lines, timed_run
+
+    check_options(retries, cpus_per_job, gpus_per_job)
+    items = collect(input, out)
+    options = {"bpp": bpp, "kbps": kbps, "config": str(config) if config else None, "steps": steps, "seed": seed,
+               "overrides": list(set_ or ())}
+    for modality in _modalities_of(items):  # a bad preset or option fails before the cluster starts
+        from inrcodec import api
+
+        api.make_config(modality, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
+    records, seconds = timed_run(items, out, options=options, address=address, num_cpus=num_cpus,
+                                 cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries,
+                                 show_progress=not quiet and sys.stderr.isatty())
+    for line in summary_lines(records, seconds):
+        typer.echo(line)
+    if any(r["status"] == "failed" for r in records):
+        raise typer.Exit(1)
+
+
+def _modalities_of(items) -> set[str]:
+    from inrcodec.modalities import modality_for_path
+
+    modalities = set()
+    for item in items:
+        try:
+            modalities.add(modality_for_path(item.source).name)
+        except InrcodecError:  # reported per input by its job
+            continue
+    return modalities
 
 
 bench_app = typer.Typer(help="Rate–distortion benchmarks against the codecs users would pick instead.", no_args_is_help=True)

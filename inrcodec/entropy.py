@@ -160,7 +160,8 @@ def decode(payload: bytes, sizes: Sequence[int], models: Sequence[TensorModel]) 
                 continue
             symbols = decoder.decode(_categorical(model), size)
             out.append(np.asarray(symbols, dtype=np.int64) + model.low)
-    except (ValueError, RuntimeError, OverflowError) as exc:
+    # constriction reports compressed data that its model cannot have produced as an AssertionError.
+    except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:
         raise FormatError(f"payload does not decode: {exc}") from None
     return out
 

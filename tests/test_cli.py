@@ -115,5 +115,77 @@ def test_unwritable_output_folder_is_reported(tiny_png, tmp_path):
 def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("fit", "decode", "info"):
+    for command in ("fit", "decode", "info", "bench", "batch"):
         assert command in result.stdout
+
+
+GOLDEN_IMAGE = Path(__file__).resolve().parent / "golden" / "image-hashgrid.inrc"
+
+
+def _bad_inrc_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Each case: (arguments after the command, expected fragment of the one-line error)."""
+    blob = GOLDEN_IMAGE.read_bytes()
+    files = {"empty.inrc": b"", "photo.inrc": b"\x89PNG\r\n\x1a\n" + bytes(64),
+             "damaged.inrc": blob[:40] + bytes([blob[40] ^ 1]) + blob[41:], "future.inrc": blob[:4] + b"\x02\x00" + blob[6:]}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "folder.inrc").mkdir()
+    return {
+        "missing": ([str(tmp_path / "nope.inrc")], "no such file"),
+        "directory": ([str(tmp_path / "folder.inrc")], "is a directory"),
+        "empty": ([str(tmp_path / "empty.inrc")], "file is empty"),
+        "not an .inrc file": ([str(tmp_path / "photo.inrc")], "not an .inrc file"),
+        "corrupt": ([str(tmp_path / "damaged.inrc")], "checksum mismatch"),
+        "newer format": ([str(tmp_path / "future.inrc")], "upgrade inrcodec"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "not an .inrc file", "corrupt", "newer format"])
+@pytest.mark.parametrize("command", ["decode", "info"])
+def test_decode_and_info_reject_bad_files_with_one_line(tmp_path, command, case):
+    args, message = _bad_inrc_inputs(tmp_path)[case]
+    out = tmp_path / "out.png"
+    result = run_cli(command, *args, *(["-o", out] if command == "decode" else []))
+    assert_one_line_error(result, args[0], message)
+    assert not out.exists() and result.stdout == ""
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--scale", "0"], "--scale must be a positive number"),
+    (["--scale", "-1"], "--scale must be a positive number"),
+    (["-o", "{tmp}/out.xyz"], "cannot write image as '.xyz'"),
+    (["-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
+    (["-o", "{tmp}/exists.png"], "already exists; pass --force"),
+])
+def test_decode_rejects_bad_options_and_outputs_without_writing(tmp_path, option, message):
+    (tmp_path / "exists.png").write_bytes(b"keep me")
+    option = [arg.replace("{tmp}", str(tmp_path)) for arg in option]
+    result = run_cli("decode", GOLDEN_IMAGE, *option)
+    assert_one_line_error(result, message)
+    assert (tmp_path / "exists.png").read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.png"]  # no partial or temporary file
+
+
+@pytest.mark.parametrize("args, message", [
+    (["image", "{tmp}/nope"], "no such file or folder"),
+    (["image", "{tmp}"], "no images found"),
+    (["image", "{tmp}", "--rates", "-1"], "--rates must be positive"),
+    (["image", "{tmp}", "--codecs", "bogus"], "unknown codecs"),
+    (["audio", "{tmp}/nope"], "no such file or folder"),
+])
+def test_bench_rejects_bad_inputs_with_one_line(tmp_path, args, message):
+    result = run_cli("bench", *[arg.replace("{tmp}", str(tmp_path)) for arg in args], "--out", tmp_path / "results")
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{tmp}/nope"], "no such file or folder"),
+    (["{tmp}"], "no signal files found"),
+    (["{tmp}", "--retries", "-1"], "--retries must be >= 0"),
+    (["{tmp}", "--bpp", "0"], "--bpp must be a positive number"),
+])
+def test_batch_rejects_bad_inputs_before_starting_ray(tmp_path, args, message):
+    result = run_cli("batch", *[arg.replace("{tmp}", str(tmp_path)) for arg in args], "-o", tmp_path / "out")
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "out").exists()

@@ -36,13 +36,14 @@ PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24}
 class Audio(Modality):
     name = "audio"
     wire_code = 2
+    coord_dim = 1
     extensions = (".wav", ".flac", ".ogg")
     rate_unit = "kbps"
 
     def read(self, path: Path) -> Signal:
         import soundfile as sf
 
-        path = check_readable_file(path, "audio")
+        path = check_readable_file(path)
         try:
             with sf.SoundFile(path) as f:
                 meta = _checked_meta(f.samplerate, f.channels, f.frames, f.subtype, path)

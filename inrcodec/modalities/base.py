@@ -18,6 +18,7 @@ class Modality:
 
     name: ClassVar[str]
     wire_code: ClassVar[int]
+    coord_dim: ClassVar[int]  # input dimension of the network: 2 for (x, y), 1 for time
     extensions: ClassVar[tuple[str, ...]]
     rate_unit: ClassVar[str]
 
@@ -41,6 +42,12 @@ class Modality:
     def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
         """Set input/output sizes (and resolution-dependent fields) of an architecture."""
         raise NotImplementedError
+
+    def check_arch(self, arch: ArchConfig, meta: dict[str, Any]) -> None:
+        """Raise FormatError unless the network maps this modality's coordinates to its channels."""
+        if arch.in_dim != self.coord_dim or arch.out_dim != meta["channels"]:
+            raise FormatError(f"network maps {arch.in_dim}-D coordinates to {arch.out_dim} values, but the "
+                              f"{self.name} needs {self.coord_dim}-D coordinates and {meta['channels']} channels")
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         raise NotImplementedError
@@ -66,7 +73,7 @@ class Modality:
         raise NotImplementedError
 
 
-def check_readable_file(path: Path, kind: str) -> Path:
+def check_readable_file(path: Path) -> Path:
     """Raise InputError unless ``path`` is an existing, non-empty regular file."""
     path = Path(path)
     if not path.exists():

@@ -22,13 +22,14 @@ MAX_SIDE = 1 << 16
 class Image(Modality):
     name = "image"
     wire_code = 1
+    coord_dim = 2
     extensions = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
     rate_unit = "bpp"
 
     def read(self, path: Path) -> Signal:
         import imageio.v3 as iio
 
-        path = check_readable_file(path, "image")
+        path = check_readable_file(path)
         try:
             data = np.asarray(iio.imread(path))
         except Exception as exc:  # imageio raises many types for unreadable files

@@ -47,7 +47,7 @@ def run_inr_jobs(
     args = [(codec, settings, name, item, t) for name, item, t in todo]
     if jobs > 1 and len(args) > 1:
         context = multiprocessing.get_context("spawn")
-        with context.Pool(jobs, initializer=_single_threaded_worker) as pool:
+        with context.Pool(jobs, initializer=single_threaded_worker) as pool:
             results = pool.imap_unordered(fit_job, args)
             for record in results:
                 _append(cache, record, log, rate_key)
@@ -60,7 +60,7 @@ def run_inr_jobs(
     return [done[(name, t)] for name, _ in items for t in targets]
 
 
-def _single_threaded_worker() -> None:
+def single_threaded_worker() -> None:
     # One XLA CPU thread per worker: N workers then use N cores without oversubscription.
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 

@@ -1,10 +1,11 @@
-"""Regenerate the golden files of the current format version (explicit opt-in only).
+"""Write the golden files that are missing (explicit opt-in only).
 
     INRCODEC_REGENERATE_GOLDEN=1 python -m tests.golden.make_golden
 
-Writes one small .inrc per architecture, its decoded image, and GOLDEN.json with the SHA-256
-of the decoded integer tensors. Old golden files must keep decoding: add new ones for a new
-format version instead of overwriting released ones.
+For each case without a file yet: one small .inrc made by the current format version, its
+decoded signal (PNG or WAV) and an entry in GOLDEN.json with the SHA-256 of the decoded integer
+tensors and of the rendered output. Released files are never rewritten: old files must keep
+decoding, so a format change adds cases instead of replacing them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-CASES = {
+MANIFEST = HERE / "GOLDEN.json"
+IMAGE_CASES = {
     "image-hashgrid": ("fit.steps=150", "fit.lr=0.05", "arch.levels=4", "arch.table_size=64"),
     "image-siren": ("arch.name=siren", "arch.width=16", "arch.depth=2", "fit.lr=0.001", "fit.steps=100",
                     "rate.target=6", "rate.bits_per_param=6"),
 }
+AUDIO_CASES = {
+    "audio-hashgrid": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
+                       "rate.target=64"),
+}
+SUFFIX = {"image": ".png", "audio": ".wav"}
 
 
 def integer_digest(blob: bytes) -> str:
+    """SHA-256 of a file's decoded integer tensors (little-endian int64, in order)."""
     import inrcodec
 
     digest = hashlib.sha256()
@@ -34,22 +42,42 @@ def integer_digest(blob: bytes) -> str:
     return digest.hexdigest()
 
 
-def main() -> None:
-    if os.environ.get("INRCODEC_REGENERATE_GOLDEN") != "1":
-        sys.exit("refusing to overwrite golden files: set INRCODEC_REGENERATE_GOLDEN=1")
+def output_digest(blob: bytes) -> str:
+    """SHA-256 of the rendered samples; may differ across machines by float rounding."""
     import inrcodec
+
+    return hashlib.sha256(np.ascontiguousarray(inrcodec.decode(blob).data).tobytes()).hexdigest()
+
+
+def golden_signals():
+    """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone."""
     from inrcodec.signal import Signal
+    from tests.audio_clips import tone_clip
     from tests.conftest import crop_of_sample
 
-    signal = Signal("image", crop_of_sample(24), {"height": 24, "width": 24, "channels": 3, "bits": 8})
-    manifest = {}
-    for name, overrides in CASES.items():
+    image = Signal("image", crop_of_sample(24), {"height": 24, "width": 24, "channels": 3, "bits": 8})
+    clip = tone_clip(0.25, 8000)
+    audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
+    return {**{name: (image, o) for name, o in IMAGE_CASES.items()}, **{name: (audio, o) for name, o in AUDIO_CASES.items()}}
+
+
+def main() -> None:
+    if os.environ.get("INRCODEC_REGENERATE_GOLDEN") != "1":
+        sys.exit("refusing to write golden files: set INRCODEC_REGENERATE_GOLDEN=1")
+    import inrcodec
+
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    for name, (signal, overrides) in golden_signals().items():
+        if name in manifest:
+            continue
         blob = inrcodec.encode(signal, seed=0, overrides=overrides)
         (HERE / f"{name}.inrc").write_bytes(blob)
-        inrcodec.save(inrcodec.decode(blob), HERE / f"{name}.png")
-        manifest[name] = {"format_version": inrcodec.info(blob)["format_version"], "bytes": len(blob),
-                          "integers_sha256": integer_digest(blob)}
-    (HERE / "GOLDEN.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        inrcodec.save(inrcodec.decode(blob), HERE / f"{name}{SUFFIX[signal.modality]}")
+        manifest[name] = {"modality": signal.modality, "format_version": inrcodec.info(blob)["format_version"],
+                          "bytes": len(blob), "integers_sha256": integer_digest(blob),
+                          "output_sha256": output_digest(blob)}
+        print(f"wrote {name}: {len(blob)} bytes")
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,219 @@
+"""Batch compression on Ray: one fit job per signal, resumable, retried when a worker dies.
+
+    inrcodec batch data/ -o out/                       # local Ray for the run, all cores
+    inrcodec batch manifest.txt -o out/ --address auto # an existing cluster
+
+Outputs mirror the inputs under ``out``; ``out/results.jsonl`` gets one line per input (written
+as each job finishes, rewritten in input order at the end). A rerun skips inputs whose output
+exists and passes the container's checksum, and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from inrcodec.errors import FormatError, InputError
+from inrcodec.files import atomic_path
+from pipelines.batch.inputs import BatchItem
+from pipelines.batch.job import FAILED, OK, SKIPPED, fit_job
+
+RESULTS = "results.jsonl"
+# Jobs exchange only paths and small records: a local Ray needs no 30 %-of-RAM object store.
+LOCAL_OBJECT_STORE = 1 << 28
+
+
+def run_batch(
+    items: Sequence[BatchItem],
+    out: Path,
+    *,
+    options: dict[str, Any] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    cpus_per_job: float = 1,
+    gpus_per_job: float = 0,
+    retries: int = 2,
+    job: Callable[..., dict[str, Any]] = fit_job,
+    show_progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Code every item on Ray and return one record per item, in input order.
+
+    ``options`` apply to every item (a manifest line's own options win). A job whose worker dies
+    is resubmitted up to ``retries`` times; a bad input is recorded as failed and the batch goes
+    on. ``job(source, output, options)`` must be a module-level function (workers import it).
+    """
+    import ray
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS
+    previous = {r["path"]: r for r in _read_records(results)}
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for item in items:
+        if _is_complete(item.output):
+            records[str(item.source)] = {**previous.get(str(item.source), {"path": str(item.source), "output": str(item.output)}),
+                                         "status": SKIPPED}
+        else:
+            todo.append(item)
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        local = {"num_cpus": num_cpus, "object_store_memory": LOCAL_OBJECT_STORE} if address is None else {}
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": _worker_env(cpus_per_job, gpus_per_job)}, **local)
+    try:
+        remote = ray.remote(job).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)
+        with _Progress(len(items), len(records), enabled=show_progress) as progress:
+            for record in _run_jobs(remote, todo, dict(options or {}), retries, progress):
+                records[record["path"]] = record
+                _append(results, record)
+    finally:
+        if started_here:
+            ray.shutdown()
+    ordered = [records[str(item.source)] for item in items]
+    with atomic_path(results) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in ordered))
+    return ordered
+
+
+def _run_jobs(remote, todo: Sequence[BatchItem], options: dict[str, Any], retries: int, progress):
+    """Yield a record per item as its job finishes; resubmit jobs whose worker died."""
+    import ray
+
+    def submit(item: BatchItem):
+        return remote.remote(str(item.source), str(item.output), {**options, **item.options})
+
+    pending = {submit(item): (item, 1) for item in todo}
+    progress.running(len(pending))
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        ref = ready[0]
+        item, attempt = pending.pop(ref)
+        try:
+            record = {**ray.get(ref), "attempts": attempt}
+        except ray.exceptions.RayError as exc:  # the worker died, ran out of memory, or the job crashed
+            if attempt <= retries:
+                pending[submit(item)] = (item, attempt + 1)
+                continue
+            record = {"path": str(item.source), "output": str(item.output), "status": FAILED,
+                      "error": f"{type(exc).__name__}: {_first_line(exc)}", "attempts": attempt}
+        progress.finished(record, len(pending))
+        yield record
+
+
+def _worker_env(cpus_per_job: float, gpus_per_job: float) -> dict[str, str]:
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # several fits may share one GPU
+    if gpus_per_job == 0:
+        env["JAX_PLATFORMS"] = "cpu"
+    if cpus_per_job <= 1:  # one XLA thread per job: N jobs then use N cores without oversubscription
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
+
+
+def _is_complete(path: Path) -> bool:
+    """An earlier run finished this output: it exists and its checksum holds."""
+    from inrcodec import container
+
+    try:
+        container.unpack(Path(path).read_bytes())
+    except (OSError, FormatError):
+        return False
+    return True
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a crash: that job is redone or skipped
+            continue
+    return records
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+class _Progress:
+    """A rich progress bar: done / running / failed, with an ETA."""
+
+    def __init__(self, total: int, skipped: int, enabled: bool) -> None:
+        self.total, self.done, self.failed, self.active = total, skipped, 0, 0
+        self.enabled = enabled
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("running {task.fields[running]}, failed {task.fields[failed]}"),
+                                TimeElapsedColumn(), TimeRemainingColumn())
+            self.bar.__enter__()
+            self.task = self.bar.add_task("batch", total=self.total, completed=self.done, running=0, failed=0)
+        return self
+
+    def running(self, count: int) -> None:
+        self.active = count
+        self._show()
+
+    def finished(self, record: dict[str, Any], still_running: int) -> None:
+        self.done += 1
+        self.failed += record["status"] == FAILED
+        self.active = still_running
+        self._show()
+
+    def _show(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, running=self.active, failed=self.failed)
+
+    def __exit__(self, *exc) -> bool:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+def summary_lines(records: Sequence[dict[str, Any]], seconds: float) -> list[str]:
+    """The end-of-batch summary: counts by status, bytes written, throughput, and the failures."""
+    counts = {status: sum(r["status"] == status for r in records) for status in (OK, SKIPPED, FAILED)}
+    coded = [r for r in records if r["status"] == OK]
+    lines = [f"{len(records)} inputs: {counts[OK]} coded, {counts[SKIPPED]} already done, {counts[FAILED]} failed"]
+    if coded:
+        total = sum(r["bytes"] for r in coded)
+        lines.append(f"{total} bytes written; {len(coded) / seconds * 60:.1f} signals/minute over {seconds:.0f} s")
+        retried = sum(r.get("attempts", 1) > 1 for r in coded)
+        if retried:
+            lines.append(f"{retried} job(s) succeeded after their worker died")
+    # Errors about a file already start with its path.
+    lines += [f"failed: {r['error'] if r['error'].startswith(r['path']) else r['path'] + ': ' + r['error']}"
+              for r in records if r["status"] == FAILED]
+    return lines
+
+
+def check_options(retries: int, cpus_per_job: float, gpus_per_job: float) -> None:
+    """Raise InputError for resource options Ray would reject later, and less clearly."""
+    if retries < 0 or not cpus_per_job > 0 or gpus_per_job < 0:
+        raise InputError(f"--retries must be >= 0, --cpus-per-job > 0 and --gpus-per-job >= 0 "
+                         f"(got {retries}, {cpus_per_job}, {gpus_per_job})")
+
+
+def timed_run(*args, **kwargs) -> tuple[list[dict[str, Any]], float]:
+    """run_batch and its wall time in seconds."""
+    start = time.perf_counter()
+    records = run_batch(*args, **kwargs)
+    return records, time.perf_counter() - start

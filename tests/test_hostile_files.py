@@ -1,0 +1,73 @@
+"""Hostile .inrc files: the decoder decodes them or raises InrcodecError, nothing else."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import inrcodec
+from inrcodec import container
+from inrcodec.bitstream import Writer
+from pipelines.fuzz.mutate import MUTATIONS, chunk_spans, fix_crc, mutate
+from pipelines.fuzz.outcome import CLEAN_ERROR, DECODED, decode_outcome
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN_FILES = sorted(p.name for p in GOLDEN.glob("*.inrc"))
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES)
+@settings(max_examples=35, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(MUTATIONS)), seed=st.integers(0, 2**31 - 1))
+def test_mutated_file_decodes_or_raises_a_clean_error(name, kind, seed):
+    outcome, detail = decode_outcome(mutate((GOLDEN / name).read_bytes(), kind, seed))
+    assert outcome in (DECODED, CLEAN_ERROR), f"{kind} seed {seed}: {detail}"
+
+
+# Variants that the long fuzz run (pipelines/fuzz/run.py) found escaping as other exceptions.
+FOUND_BY_FUZZING = [("image-hashgrid.inrc", "bit_flips", 322), ("image-hashgrid.inrc", "random_span", 696),
+                    ("image-siren.inrc", "bit_flips", 406)]
+
+
+@pytest.mark.parametrize("name, kind, seed", FOUND_BY_FUZZING)
+def test_variants_found_by_fuzzing_raise_clean_errors(name, kind, seed):
+    outcome, detail = decode_outcome(mutate((GOLDEN / name).read_bytes(), kind, seed))
+    assert outcome == CLEAN_ERROR, detail
+
+
+def test_every_mutation_changes_the_file():
+    blob = (GOLDEN / "image-hashgrid.inrc").read_bytes()
+    for kind in MUTATIONS:
+        assert any(mutate(blob, kind, seed) != blob for seed in range(4)), kind
+
+
+def test_chunk_spans_find_the_four_chunks():
+    blob = (GOLDEN / "image-hashgrid.inrc").read_bytes()
+    parsed = container.unpack(blob)
+    assert [length for _, _, length in chunk_spans(blob)] == list(parsed.chunk_sizes().values())
+
+
+def _chunks(name: str) -> container.Container:
+    return container.unpack((GOLDEN / name).read_bytes())
+
+
+def test_network_that_does_not_fit_the_modality_is_rejected():
+    image, audio = _chunks("image-hashgrid.inrc"), _chunks("audio-hashgrid.inrc")
+    chimera = container.pack(container.Container(image.signal, audio.model, audio.tensors, audio.payload))
+    with pytest.raises(inrcodec.FormatError, match="coordinates"):
+        inrcodec.decode(chimera)
+
+
+def test_render_beyond_the_sample_limit_is_refused_before_allocating():
+    image = _chunks("image-hashgrid.inrc")
+    w = Writer()
+    for value in (1, 1 << 16, 1 << 12, 3, 8):  # wire code, 65536 x 4096 pixels, 3 channels, 8-bit
+        w.uvarint(value)
+    huge = container.pack(container.Container(w.getvalue(), image.model, image.tensors, image.payload))
+    with pytest.raises(inrcodec.InrcodecError, match="exceeds the limit"):
+        inrcodec.decode(huge, scale=2)
+
+
+def test_crc_fix_keeps_valid_files_valid():
+    blob = (GOLDEN / "audio-hashgrid.inrc").read_bytes()
+    assert fix_crc(blob) == blob
