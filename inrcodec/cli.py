@@ -219,23 +219,11 @@ def bench_image(
     """Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot.
 
     Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    for path in inputs:
-        if not path.exists():
-            _fail(f"{path}: no such file or folder")
-    try:
-        targets = tuple(float(r) for r in rates.split(",") if r.strip())
-    except ValueError:
-        _fail(f"--rates must be comma-separated numbers, got {rates!r}", 2)
-    if any(not t > 0 for t in targets) or jobs < 1:
-        _fail("--rates must be positive and --jobs at least 1", 2)
+    targets = _bench_targets(inputs, rates, jobs)
     from pipelines.bench.run_image import run
 
-    try:
-        run(inputs, out, crop=crop or None, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
-            steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
-            jobs=jobs, argv=sys.argv)
-    except ValueError as exc:
-        _fail(str(exc), 2)
+    _run_bench(run, inputs, out, crop=crop or None, codecs=codecs, targets=targets, steps=steps, config=config,
+               overrides=set_, label=label, jobs=jobs)
 
 
 @bench_app.command("audio")
@@ -255,6 +243,17 @@ def bench_audio(
     """Code audio clips with inrcodec and the baselines; write RD curves, BD-rates and a plot.
 
     Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
+    if not seconds >= 0:
+        _fail(f"--seconds must not be negative, got {seconds}", 2)
+    targets = _bench_targets(inputs, rates, jobs)
+    from pipelines.bench.run_audio import run
+
+    _run_bench(run, inputs, out, seconds=seconds or None, codecs=codecs, targets=targets, steps=steps, config=config,
+               overrides=set_, label=label, jobs=jobs)
+
+
+def _bench_targets(inputs: list[Path], rates: str, jobs: int) -> tuple[float, ...]:
+    """Check a bench command's inputs and options; the rate targets as numbers."""
     for path in inputs:
         if not path.exists():
             _fail(f"{path}: no such file or folder")
@@ -262,15 +261,16 @@ def bench_audio(
         targets = tuple(float(r) for r in rates.split(",") if r.strip())
     except ValueError:
         _fail(f"--rates must be comma-separated numbers, got {rates!r}", 2)
-    if any(not t > 0 for t in targets) or jobs < 1 or not seconds >= 0:
-        _fail("--rates must be positive, --jobs at least 1 and --seconds not negative", 2)
-    from pipelines.bench.run_audio import run
+    if any(not t > 0 for t in targets) or jobs < 1:
+        _fail("--rates must be positive and --jobs at least 1", 2)
+    return targets
 
+
+def _run_bench(run, inputs, out, *, codecs: str, config, overrides, **options) -> None:
     try:
-        run(inputs, out, seconds=seconds or None, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
-            steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
-            jobs=jobs, argv=sys.argv)
-    except ValueError as exc:
+        run(inputs, out, codecs=tuple(c for c in codecs.split(",") if c), config=str(config) if config else None,
+            overrides=tuple(overrides or ()), argv=sys.argv, **options)
+    except ValueError as exc:  # an unknown codec name
         _fail(str(exc), 2)
 
 
