@@ -6,6 +6,7 @@ import functools
 import json
 import math
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -272,6 +273,8 @@ def _run_bench(run, inputs, out, *, codecs: str, config, overrides, **options) -
             overrides=tuple(overrides or ()), argv=sys.argv, **options)
     except ValueError as exc:  # an unknown codec name
         _fail(str(exc), 2)
+    except BrokenProcessPool:
+        _fail(f"a fit worker died (out of memory?); finished fits are kept in {out}, rerun the command to resume")
 
 
 class _progress:

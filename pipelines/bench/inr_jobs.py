@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,12 @@ def run_inr_jobs(
     log(f"{codec}: {len(done)} cached, {len(todo)} to fit with {jobs} worker(s)")
     args = [(codec, settings, name, item, t) for name, item, t in todo]
     if jobs > 1 and len(args) > 1:
+        # An executor, not a Pool: if a worker dies (say, killed for memory) the run stops with
+        # BrokenProcessPool instead of waiting forever for the lost job; a rerun resumes.
         context = multiprocessing.get_context("spawn")
-        with context.Pool(jobs, initializer=single_threaded_worker) as pool:
-            results = pool.imap_unordered(fit_job, args)
-            for record in results:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=single_threaded_worker) as pool:
+            for future in as_completed([pool.submit(fit_job, arg) for arg in args]):
+                record = future.result()
                 _append(cache, record, log, rate_key)
                 done[(record["file"], record["param"])] = record
     else:
