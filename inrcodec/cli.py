@@ -24,6 +24,18 @@ app = typer.Typer(
 DEFAULT_DECODE_SUFFIX = {"image": ".png", "audio": ".wav"}
 
 
+# Options that several commands share.
+SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")]
+QuietOption = Annotated[bool, typer.Option(help="No progress bar.")]
+ForceOption = Annotated[bool, typer.Option(help="Overwrite an existing output file.")]
+BenchOut = Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")]
+BenchCodecs = Annotated[str, typer.Option(help="Baselines, comma-separated.")]
+StepsPerFit = Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")]
+BenchConfig = Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")]
+BenchLabel = Annotated[str, typer.Option(help="Name of the codec under test in the results.")]
+BenchJobs = Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")]
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"inrcodec: error: {message}", err=True)
     raise typer.Exit(code)
@@ -59,10 +71,10 @@ def fit(
     config: Annotated[Optional[Path], typer.Option(help="YAML preset, e.g. configs/image/hashgrid-cpu.yaml.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (overrides the preset).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+    set_: SetOption = None,
+    force: ForceOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Fit a network to INPUT and write the compressed .inrc file."""
     _positive("bpp", bpp)
@@ -115,7 +127,7 @@ def decode(
     input: Annotated[Path, typer.Argument(help="A .inrc file.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output signal file (default: beside the input).")] = None,
     scale: Annotated[float, typer.Option(help="Render at this multiple of the original resolution.")] = 1.0,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Rebuild the signal from a .inrc file."""
     _positive("scale", scale)
@@ -151,14 +163,14 @@ def batch(
     bpp: Annotated[Optional[float], typer.Option(help="Rate target of every image, bits per pixel.")] = None,
     kbps: Annotated[Optional[float], typer.Option(help="Rate target of every audio clip, kbit/s.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML preset for every signal.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
+    steps: StepsPerFit = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed of every fit.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
+    set_: SetOption = None,
     cpus_per_job: Annotated[float, typer.Option(help="CPU cores per fit job.")] = 1.0,
     gpus_per_job: Annotated[float, typer.Option(help="GPUs per fit job; 0.25 packs four fits per GPU.")] = 0.0,
     num_cpus: Annotated[Optional[int], typer.Option(help="Cores the local Ray may use (default: all).")] = None,
     retries: Annotated[int, typer.Option(help="Resubmissions of a job whose worker died.")] = 2,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Compress every signal of a folder or manifest on Ray, one fit job per signal.
 
@@ -207,15 +219,15 @@ app.add_typer(bench_app, name="bench")
 @user_errors
 def bench_image(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")] = Path("results/image"),
+    out: BenchOut = Path("results/image"),
     crop: Annotated[int, typer.Option(help="Centre crop side in pixels; 0 keeps whole images.")] = 256,
-    codecs: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = "jpeg,jpeg-opt,webp,avif,jpeg2000",
+    codecs: BenchCodecs = "jpeg,jpeg-opt,webp,avif,jpeg2000",
     rates: Annotated[str, typer.Option(help="Target bpp of the codec under test, comma-separated; empty: baselines only.")] = "0.25,0.5,1,2",
-    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
-    label: Annotated[str, typer.Option(help="Name of the codec under test in the results.")] = "inrcodec",
-    jobs: Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")] = 1,
+    steps: StepsPerFit = None,
+    config: BenchConfig = None,
+    set_: SetOption = None,
+    label: BenchLabel = "inrcodec",
+    jobs: BenchJobs = 1,
 ) -> None:
     """Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot.
 
@@ -231,15 +243,15 @@ def bench_image(
 @user_errors
 def bench_audio(
     inputs: Annotated[list[Path], typer.Argument(help="Audio files (WAV/FLAC/OGG) or folders of them.")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")] = Path("results/audio"),
+    out: BenchOut = Path("results/audio"),
     seconds: Annotated[float, typer.Option(help="Centre excerpt length in seconds; 0 keeps whole clips.")] = 0.0,
-    codecs: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = "mp3,opus",
+    codecs: BenchCodecs = "mp3,opus",
     rates: Annotated[str, typer.Option(help="Target kbit/s of the codec under test, comma-separated; empty: baselines only.")] = "8,16,32,64",
-    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")] = None,
-    label: Annotated[str, typer.Option(help="Name of the codec under test in the results.")] = "inrcodec",
-    jobs: Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")] = 1,
+    steps: StepsPerFit = None,
+    config: BenchConfig = None,
+    set_: SetOption = None,
+    label: BenchLabel = "inrcodec",
+    jobs: BenchJobs = 1,
 ) -> None:
     """Code audio clips with inrcodec and the baselines; write RD curves, BD-rates and a plot.
 
