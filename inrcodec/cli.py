@@ -61,6 +61,14 @@ def _positive(name: str, value: Optional[float]) -> None:
         _fail(f"--{name} must be a positive number, got {value}", 2)
 
 
+def _check_fit_options(bpp: Optional[float], kbps: Optional[float], steps: Optional[int]) -> None:
+    """Rate targets and step counts that fit and batch share."""
+    _positive("bpp", bpp)
+    _positive("kbps", kbps)
+    if steps is not None and steps < 1:
+        _fail(f"--steps must be a positive integer, got {steps}", 2)
+
+
 @app.command()
 @user_errors
 def fit(
@@ -77,10 +85,7 @@ def fit(
     quiet: QuietOption = False,
 ) -> None:
     """Fit a network to INPUT and write the compressed .inrc file."""
-    _positive("bpp", bpp)
-    _positive("kbps", kbps)
-    if steps is not None and steps < 1:
-        _fail(f"--steps must be a positive integer, got {steps}", 2)
+    _check_fit_options(bpp, kbps, steps)
     from inrcodec import api, files
     from inrcodec.modalities import modality_for_path
 
@@ -175,11 +180,10 @@ def batch(
     """Compress every signal of a folder or manifest on Ray, one fit job per signal.
 
     Rerunning the command skips finished outputs and redoes the rest."""
-    _positive("bpp", bpp)
-    _positive("kbps", kbps)
-    if steps is not None and steps < 1:
-        _fail(f"--steps must be a positive integer, got {steps}", 2)
+    _check_fit_options(bpp, kbps, steps)
+    from inrcodec import api
     from pipelines.batch.inputs import collect
+    from pipelines.batch.job import FAILED
     from pipelines.batch.run import check_options, summary_lines, timed_run
 
     check_options(retries, cpus_per_job, gpus_per_job)
@@ -187,15 +191,13 @@ def batch(
     options = {"bpp": bpp, "kbps": kbps, "config": str(config) if config else None, "steps": steps, "seed": seed,
                "overrides": list(set_ or ())}
     for modality in _modalities_of(items):  # a bad preset or option fails before the cluster starts
-        from inrcodec import api
-
         api.make_config(modality, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     records, seconds = timed_run(items, out, options=options, address=address, num_cpus=num_cpus,
                                  cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries,
                                  show_progress=not quiet and sys.stderr.isatty())
     for line in summary_lines(records, seconds):
         typer.echo(line)
-    if any(r["status"] == "failed" for r in records):
+    if any(r["status"] == FAILED for r in records):
         raise typer.Exit(1)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from inrcodec.errors import FormatError, InputError
 from inrcodec.files import atomic_path
+from pipelines import SINGLE_THREAD_XLA_FLAGS
 from pipelines.batch.inputs import BatchItem
 from pipelines.batch.job import FAILED, OK, SKIPPED, fit_job
 
@@ -110,7 +111,7 @@ def _worker_env(cpus_per_job: float, gpus_per_job: float) -> dict[str, str]:
     if gpus_per_job == 0:
         env["JAX_PLATFORMS"] = "cpu"
     if cpus_per_job <= 1:  # one XLA thread per job: N jobs then use N cores without oversubscription
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env["XLA_FLAGS"] = SINGLE_THREAD_XLA_FLAGS
     return env
 
 

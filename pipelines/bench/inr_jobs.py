@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from pipelines import SINGLE_THREAD_XLA_FLAGS
 from pipelines.bench.image_bench import _record
 from pipelines.bench.image_codecs import Coded
 
@@ -64,8 +65,7 @@ def run_inr_jobs(
 
 
 def single_threaded_worker() -> None:
-    # One XLA CPU thread per worker: N workers then use N cores without oversubscription.
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA_FLAGS
 
 
 def _fit_job(arg) -> dict[str, Any]:
