@@ -1,6 +1,9 @@
 """The library API: the codec's pipeline, spelled out once.
 
-    file --read--> Signal --encode_signal--> .inrc bytes --unpack--> model --render--> Signal
+    file --read--> Signal --modality.encode--> .inrc bytes --unpack--> modality.decode--> Signal
+
+Every modality but point clouds encodes by fitting one INR to all its samples and decodes by
+rendering it (``Modality.encode`` / ``Modality.decode``); point clouds code an octree.
 """
 
 from __future__ import annotations
@@ -11,27 +14,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import config as config_mod
 from inrcodec import container, weights
-from inrcodec.encoder import Progress, encode_signal
+from inrcodec.encoder import Progress
 from inrcodec.errors import ConfigError, FormatError, OutputError
 from inrcodec.files import atomic_path, check_output
-from inrcodec.fit import render
 from inrcodec.inr import read_arch
 from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
 from inrcodec.modalities.base import check_readable_file
 from inrcodec.signal import Signal
 
 Source = str | os.PathLike | Signal
-# Decoding allocates the coordinates and outputs of every rendered sample: bound them before
-# anything is allocated (2^28 is a 16k x 16k image, or 1.7 hours of 44.1 kHz audio).
-MAX_RENDER_SAMPLES = 1 << 28
-# ... and the work: 2^44 MACs is hours on a CPU core; a full Kodak image takes 2^29.
-MAX_RENDER_MACS = 1 << 44
-
 
 @dataclasses.dataclass
 class EncodeReport:
@@ -108,9 +103,9 @@ def encode_report(
     target = bpp if bpp is not None else kbps
     codec_config = make_config(signal.modality, config=config, target=target, steps=steps, seed=seed,
                                overrides=overrides)
-    encoded = encode_signal(signal, codec_config, progress)
-    decoded = decode(encoded.blob)
     modality = REGISTRY[signal.modality]
+    encoded = modality.encode(signal, codec_config, progress)
+    decoded = decode(encoded.blob)
     return EncodeReport(
         blob=encoded.blob,
         signal=decoded,
@@ -161,19 +156,7 @@ def _decode(blob: bytes, scale: float) -> Signal:
     modality, meta = read_signal_chunk(parsed.signal)
     arch = read_arch(parsed.model)
     modality.check_arch(arch, meta)
-    samples = modality.sample_count(meta) * scale ** arch.in_dim
-    if samples > MAX_RENDER_SAMPLES:
-        raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
-                          "use a smaller --scale")
-    if samples * arch.macs_per_sample() > MAX_RENDER_MACS:
-        raise FormatError(f"a render of {samples:.0f} samples at {arch.macs_per_sample()} MACs each exceeds "
-                          f"the decoder's limit of {MAX_RENDER_MACS} MACs")
-    model = weights.decode(arch, parsed.tensors, parsed.payload)
-    coords = modality.render_coords(meta, scale)
-    values = np.asarray(render(model, jnp.asarray(coords)))
-    if not np.all(np.isfinite(values)):
-        raise FormatError("decoded network produced non-finite values; the file is corrupt")
-    return modality.from_values(values, meta, scale)
+    return modality.decode(parsed, meta, arch, scale)
 
 
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:

@@ -39,6 +39,9 @@ class Writer:
     def f32(self, value: float) -> None:
         self.buf += struct.pack("<f", value)
 
+    def f64(self, value: float) -> None:
+        self.buf += struct.pack("<d", value)
+
     def raw(self, data: bytes) -> None:
         self.buf += data
 
@@ -86,6 +89,12 @@ class Reader:
         self._need(4)
         (value,) = struct.unpack_from("<f", self.data, self.pos)
         self.pos += 4
+        return value
+
+    def f64(self) -> float:
+        self._need(8)
+        (value,) = struct.unpack_from("<d", self.data, self.pos)
+        self.pos += 8
         return value
 
     def raw(self, n: int) -> bytes:

@@ -72,10 +72,11 @@ def _check_fit_options(bpp: Optional[float], kbps: Optional[float], steps: Optio
 @app.command()
 @user_errors
 def fit(
-    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...; audio: WAV/FLAC/OGG).")],
+    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...; audio: WAV/FLAC/OGG; point cloud: PLY).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output .inrc (default: beside the input).")] = None,
     bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel: the whole file stays within it.")] = None,
     kbps: Annotated[Optional[float], typer.Option(help="Audio rate target in kbit/s (8 x file bytes / duration).")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="Point clouds: voxel grid of 2^DEPTH cells per axis (with --bpp, the deepest tried).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML preset, e.g. configs/image/hashgrid-cpu.yaml.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (overrides the preset).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
@@ -86,6 +87,8 @@ def fit(
 ) -> None:
     """Fit a network to INPUT and write the compressed .inrc file."""
     _check_fit_options(bpp, kbps, steps)
+    if depth is not None and not 1 <= depth <= 16:
+        _fail(f"--depth must be 1..16, got {depth}", 2)
     from inrcodec import api, files
     from inrcodec.modalities import modality_for_path
 
@@ -93,7 +96,12 @@ def fit(
     target = _rate_target(modality.rate_unit, bpp=bpp, kbps=kbps)
     output = output or input.with_suffix(".inrc")
     files.check_output(output, force=force, inputs=(input,))
+    if depth is not None and modality.name != "pointcloud":
+        _fail("--depth applies to point clouds only", 2)
     signal = api.load(input)
+    for name in signal.meta.get("ignored_properties", ()):
+        typer.echo(f"note: {input}: vertex property {name!r} is not coded", err=True)
+    set_ = list(set_ or ()) + ([f"arch.depth={depth}"] if depth is not None else [])
     config_opts = dict(target=target, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     api.make_config(signal.modality, **config_opts)  # a bad preset fails before the fit, not after
     with _progress(quiet or as_json) as progress:
@@ -105,7 +113,7 @@ def fit(
         typer.echo(json.dumps(summary, indent=2))
     else:
         rates = ", ".join(f"{v:.4f} {k}" for k, v in report.rate.items())
-        quality = ", ".join(f"{k} {v:.3f}" for k, v in report.metrics.items())
+        quality = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.metrics.items())
         typer.echo(f"{output}: {_extent(signal)}{len(report.blob)} bytes, {rates}, {quality}, "
                    f"fit {report.fit_seconds:.1f} s")
 
@@ -120,7 +128,9 @@ def _rate_target(unit: str, **targets: Optional[float]) -> Optional[float]:
 
 
 def _extent(signal) -> str:
-    """How long a time signal is, as a prefix of the summary line ('' for images)."""
+    """How long a time signal is, or how many points a cloud has: a prefix of the summary line."""
+    if signal.modality == "pointcloud":
+        return f"{len(signal.data)} points, "
     if signal.sample_rate is None:
         return ""
     return f"{signal.data.shape[0] / signal.sample_rate:.2f} s, "

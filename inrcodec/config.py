@@ -68,6 +68,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "fit": {"steps": 1000, "lr": 0.03, "batch_size": 262144, "steps_per_call": 50},
         "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
+    # The octree's occupancy network learns from parents' child masks, in batches of 4096
+    # parents; depth 10 is the MPEG 1024-cell grid over the longest side.
+    "pointcloud": {
+        "arch": {"name": "pointfields", "depth": 10, "context_width": 16, "context_depth": 2},
+        "fit": {"steps": 1500, "lr": 0.01, "batch_size": 4096},
+    },
 }
 
 _SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig}

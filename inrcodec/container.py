@@ -21,17 +21,19 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1  # 1.1 added the geometry chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
 TAG_MODEL = 0x02  # architecture code + hyper-parameters
 TAG_TENSORS = 0x03  # tensor table: quantisation step and entropy model per tensor
 TAG_PAYLOAD = 0x04  # entropy-coded integers
+TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-cloud files)
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
-TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload"}
+TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
+             TAG_GEOMETRY: "geometry"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,14 +44,16 @@ class Container:
     model: bytes
     tensors: bytes
     payload: bytes
+    geometry: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
     def chunk_sizes(self) -> dict[str, int]:
-        return {TAG_NAMES[t]: len(b) for t, b in zip(REQUIRED_TAGS, self._bodies())}
+        return {TAG_NAMES[t]: len(b) for t, b in self._tagged()}
 
-    def _bodies(self) -> tuple[bytes, ...]:
-        return (self.signal, self.model, self.tensors, self.payload)
+    def _tagged(self) -> list[tuple[int, bytes]]:
+        chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
+        return chunks + ([(TAG_GEOMETRY, self.geometry)] if self.geometry is not None else [])
 
 
 def pack(container: Container) -> bytes:
@@ -58,7 +62,7 @@ def pack(container: Container) -> bytes:
     w.raw(MAGIC)
     w.u8(FORMAT_MAJOR)
     w.u8(FORMAT_MINOR)
-    for tag, body in zip(REQUIRED_TAGS, container._bodies()):
+    for tag, body in container._tagged():
         w.u8(tag)
         w.uvarint(len(body))
         w.raw(body)
@@ -102,4 +106,5 @@ def unpack(blob: bytes) -> Container:
     missing = [TAG_NAMES[t] for t in REQUIRED_TAGS if t not in chunks]
     if missing:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")
-    return Container(*(chunks[t] for t in REQUIRED_TAGS), version=(major, minor), skipped_optional=skipped)
+    return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY), version=(major, minor),
+                     skipped_optional=skipped)

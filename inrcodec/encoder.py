@@ -88,7 +88,7 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
     fixed_bits = _overhead_bits(signal_chunk, arch)
-    rate = _grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
+    rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
     common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate)
     model = train(model, coords, targets, steps=float_steps, schedule=schedule(fit_cfg, float_steps), key=fit_key,
@@ -152,7 +152,7 @@ def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits
     return weights.with_leaves(model, leaves)
 
 
-def _grid_rate(model, groups, fit_cfg, budget, fixed_bits, samples) -> RateTerm | None:
+def grid_rate(model, groups, fit_cfg, budget, fixed_bits, samples) -> RateTerm | None:
     """The rate term for feature grids, aiming at what the target leaves after the MLP."""
     is_grid = tuple(g == "grid" for g in groups)
     if not any(is_grid):

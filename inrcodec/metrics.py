@@ -99,3 +99,51 @@ def _downsample(x: np.ndarray) -> np.ndarray:
     pad = [(0, x.shape[0] % 2), (0, x.shape[1] % 2), (0, 0)]
     x = np.pad(x, pad, mode="edge")
     return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
+
+
+# Point clouds, MPEG convention (pc_error): the reference is scaled so that its bounding box's
+# longest side spans [0, 1023]; PSNR = 10 log10(3 * 1023^2 / MSE), MSE the larger of the two
+# directions' mean squared nearest-neighbour error.
+POINT_PEAK = 1023.0
+# BT.709 RGB -> Y'CbCr (8-bit full range), as pc_error reports colour.
+_BT709 = np.array([[0.2126, 0.7152, 0.0722], [-0.1146, -0.3854, 0.5], [0.5, -0.4542, -0.0458]])
+
+
+def point_cloud_metrics(reference: np.ndarray, test: np.ndarray, reference_normals: np.ndarray,
+                        reference_colors: np.ndarray | None = None,
+                        test_colors: np.ndarray | None = None) -> dict[str, float]:
+    """D1 (point-to-point) and D2 (point-to-plane) PSNR, plus colour PSNR when both have colours.
+
+    D2 projects each nearest-neighbour error on the normal of the reference point of the pair
+    (normals given for the reference, estimated by the caller when the file has none).
+    """
+    from scipy.spatial import cKDTree
+
+    lo = reference.min(axis=0)
+    scale = POINT_PEAK / max(float((reference.max(axis=0) - lo).max()), 1e-300)
+    ref, tst = (reference - lo) * scale, (test - lo) * scale
+    _, to_test = cKDTree(tst).query(ref)  # reference point i -> its nearest test point
+    _, to_ref = cKDTree(ref).query(tst)  # test point j -> its nearest reference point
+    err_a = tst[to_test] - ref  # reference -> test
+    err_b = tst - ref[to_ref]  # test -> reference
+    d1 = max(np.mean(np.sum(err_a**2, 1)), np.mean(np.sum(err_b**2, 1)))
+    d2 = max(np.mean(np.sum(err_a * reference_normals, 1) ** 2),
+             np.mean(np.sum(err_b * reference_normals[to_ref], 1) ** 2))
+    out = {"d1_psnr": _point_psnr(d1), "d2_psnr": _point_psnr(d2)}
+    if reference_colors is not None and test_colors is not None:
+        ref_c, tst_c = reference_colors.astype(np.float64), test_colors.astype(np.float64)
+        mse_a = np.mean((tst_c[to_test] - ref_c) ** 2, axis=0)
+        mse_b = np.mean((tst_c - ref_c[to_ref]) ** 2, axis=0)
+        yuv_a = np.mean(((tst_c[to_test] - ref_c) @ _BT709.T) ** 2, axis=0)
+        yuv_b = np.mean(((tst_c - ref_c[to_ref]) @ _BT709.T) ** 2, axis=0)
+        out["rgb_psnr"] = _psnr_of(float(np.maximum(mse_a, mse_b).mean()), 255.0)
+        out["y_psnr"] = _psnr_of(float(max(yuv_a[0], yuv_b[0])), 255.0)
+    return out
+
+
+def _point_psnr(mse: float) -> float:
+    return _psnr_of(float(mse), POINT_PEAK, factor=3.0)
+
+
+def _psnr_of(mse: float, peak: float, factor: float = 1.0) -> float:
+    return float("inf") if mse <= 0 else float(10.0 * np.log10(factor * peak**2 / mse))

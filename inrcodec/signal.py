@@ -13,13 +13,15 @@ class Signal:
     """A decoded or loaded signal.
 
     ``data`` layout depends on the modality (image: HxWxC uint8/uint16; audio: (samples,
-    channels) float32 in [-1, 1]).
-    ``meta`` holds modality-specific facts (bit depth, sample rate, ...).
+    channels) float32 in [-1, 1]; point cloud: (N, 3) float64 positions).
+    ``meta`` holds modality-specific facts (bit depth, sample rate, ...); ``attributes`` holds
+    per-sample arrays beside ``data`` (point colours: (N, 3) uint8 under ``"colors"``).
     """
 
     modality: str
     data: np.ndarray
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    attributes: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...]:

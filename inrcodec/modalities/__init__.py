@@ -10,8 +10,9 @@ from inrcodec.modalities.base import (
     write_signal_chunk,
 )
 from inrcodec.modalities.image import IMAGE
+from inrcodec.modalities.pointcloud import POINTCLOUD
 
 __all__ = [
-    "AUDIO", "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "read_signal_chunk",
-    "write_signal_chunk",
+    "AUDIO", "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "POINTCLOUD",
+    "read_signal_chunk", "write_signal_chunk",
 ]

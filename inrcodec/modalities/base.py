@@ -8,9 +8,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inrcodec.bitstream import Reader, Writer
-from inrcodec.errors import FormatError, InputError
+from inrcodec.errors import ConfigError, FormatError, InputError
 from inrcodec.inr import ArchConfig
 from inrcodec.signal import Signal
+
+# Decoding allocates the coordinates and outputs of every rendered sample: bound them before
+# anything is allocated (2^28 is a 16k x 16k image, or 1.7 hours of 44.1 kHz audio).
+MAX_RENDER_SAMPLES = 1 << 28
+# ... and the work: 2^44 MACs is hours on a CPU core; a full Kodak image takes 2^29.
+MAX_RENDER_MACS = 1 << 44
 
 
 class Modality:
@@ -71,6 +77,34 @@ class Modality:
     def search_distortion(self, signal: Signal):
         """A jittable ``psnr(values)`` of network outputs at all sample coordinates."""
         raise NotImplementedError
+
+    def encode(self, signal: Signal, config, progress=None):
+        """Fit and code ``signal`` into an ``encoder.Encoded``: one INR over all samples."""
+        from inrcodec.encoder import encode_signal
+
+        return encode_signal(signal, config, progress)
+
+    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float) -> Signal:
+        """Rebuild the signal from a parsed container: render the INR at every sample."""
+        import jax.numpy as jnp
+
+        from inrcodec import weights
+        from inrcodec.fit import render
+
+        if parsed.geometry is not None:
+            raise FormatError(f"unexpected geometry chunk in a {self.name} file")
+        samples = self.sample_count(meta) * scale**arch.in_dim
+        if samples > MAX_RENDER_SAMPLES:
+            raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
+                              "use a smaller --scale")
+        if samples * arch.macs_per_sample() > MAX_RENDER_MACS:
+            raise FormatError(f"a render of {samples:.0f} samples at {arch.macs_per_sample()} MACs each exceeds "
+                              f"the decoder's limit of {MAX_RENDER_MACS} MACs")
+        model = weights.decode(arch, parsed.tensors, parsed.payload)
+        values = np.asarray(render(model, jnp.asarray(self.render_coords(meta, scale))))
+        if not np.all(np.isfinite(values)):
+            raise FormatError("decoded network produced non-finite values; the file is corrupt")
+        return self.from_values(values, meta, scale)
 
 
 def check_readable_file(path: Path) -> Path:

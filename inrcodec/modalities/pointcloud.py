@@ -1,0 +1,189 @@
+"""Point clouds: PLY files (ASCII or binary; xyz, optional RGB and normals) through Open3D.
+
+The signal is (N, 3) float64 positions in the file's own frame, with (N, 3) uint8 colours in
+``attributes["colors"]`` when the file has them. Coding is the octree codec of
+:mod:`inrcodec.pointcloud_codec`; this module holds I/O, the header and the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inrcodec import metrics
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import FormatError, InputError, InrcodecError, OutputError
+from inrcodec.inr import ArchConfig
+from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.signal import Signal
+
+MAX_POINTS = 1 << 26
+# Vertex properties the codec reads; any other is dropped, and the CLI says so.
+KNOWN_PROPERTIES = {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha"}
+_PLY_TYPE_BYTES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
+                   "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8,
+                   "float64": 8}
+MAX_HEADER_BYTES = 1 << 16
+NORMAL_NEIGHBOURS = 12  # k of the k-NN plane fit for normals the file does not have
+
+
+def open3d():
+    """Import Open3D, or explain in one line what the machine is missing."""
+    try:
+        import open3d as o3d
+    except (ImportError, OSError) as exc:
+        hint = ""
+        if "libusb" in str(exc):
+            hint = " — install the system library libusb-1.0 (Debian/Ubuntu: apt-get install libusb-1.0-0)"
+        raise InrcodecError(f"point clouds need Open3D, which failed to load ({exc}){hint}") from None
+    o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
+    return o3d
+
+
+class PointCloud(Modality):
+    name = "pointcloud"
+    wire_code = 3
+    coord_dim = 3
+    extensions = (".ply",)
+    rate_unit = "bpp"  # bits per input point
+
+    def read(self, path: Path) -> Signal:
+        path = check_readable_file(path)
+        header = read_ply_header(path)
+        o3d = open3d()
+        cloud = o3d.io.read_point_cloud(str(path), format="ply")
+        points = np.asarray(cloud.points, dtype=np.float64)
+        if len(points) != header["vertices"]:
+            raise InputError(f"{path}: read {len(points)} of the {header['vertices']} points the header declares; "
+                             "the file is truncated or malformed")
+        if not np.all(np.isfinite(points)):
+            raise InputError(f"{path}: point coordinates contain NaN or infinite values")
+        if np.all(points == points[0]):
+            raise InputError(f"{path}: all {len(points)} points are identical; there is no shape to code")
+        attributes = {}
+        if cloud.has_colors():
+            attributes["colors"] = np.clip(np.round(np.asarray(cloud.colors) * 255.0), 0, 255).astype(np.uint8)
+        if cloud.has_normals():
+            attributes["normals"] = np.asarray(cloud.normals, dtype=np.float64)
+        origin = points.min(axis=0)
+        meta = {"points": len(points), "origin": [float(v) for v in origin],
+                "side": float((points.max(axis=0) - origin).max()), "colour": "colors" in attributes,
+                "ignored_properties": header["ignored"]}
+        return Signal("pointcloud", points, meta, attributes)
+
+    def write(self, signal: Signal, path: Path) -> None:
+        if Path(path).suffix.lower() != ".ply":
+            raise OutputError(f"{path}: cannot write a point cloud as {Path(path).suffix or '(no extension)'}; use .ply")
+        o3d = open3d()
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(signal.data, np.float64)))
+        if "colors" in signal.attributes:
+            cloud.colors = o3d.utility.Vector3dVector(signal.attributes["colors"].astype(np.float64) / 255.0)
+        if not o3d.io.write_point_cloud(str(path), cloud, write_ascii=False):
+            raise OutputError(f"{path}: Open3D could not write the point cloud")
+
+    def check_arch(self, arch: ArchConfig, meta: dict[str, Any]) -> None:
+        if arch.name != "pointfields" or arch.out_dim != (3 if meta["colour"] else 0):
+            raise FormatError(f"a point cloud{' with colour' if meta['colour'] else ''} needs the pointfields "
+                              f"architecture with {3 if meta['colour'] else 0} colour channels; the file has "
+                              f"{arch.name} with {arch.out_dim}")
+
+    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
+        if arch.name != "pointfields":
+            from inrcodec.errors import ConfigError
+
+            raise ConfigError(f"point clouds are coded with the pointfields architecture, not {arch.name}")
+        return arch.replace(out_dim=3 if signal.meta["colour"] else 0)
+
+    def encode(self, signal: Signal, config, progress=None):
+        from inrcodec.pointcloud_codec import encode_pointcloud
+
+        return encode_pointcloud(signal, config, progress)
+
+    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float) -> Signal:
+        from inrcodec.pointcloud_codec import decode_pointcloud
+
+        if scale != 1.0:
+            from inrcodec.errors import ConfigError
+
+            raise ConfigError("--scale applies to images, audio and video; a point cloud decodes at its coded depth")
+        return decode_pointcloud(parsed, meta, arch)
+
+    def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
+        normals = original.attributes.get("normals")
+        if normals is None:
+            normals = estimate_normals(original.data)
+        out = metrics.point_cloud_metrics(original.data, decoded.data, normals, original.attributes.get("colors"),
+                                          decoded.attributes.get("colors"))
+        return {**out, "decoded_points": len(decoded.data)}
+
+    def rate(self, nbytes: int, meta: dict[str, Any]) -> dict[str, float]:
+        return {"bpp": 8.0 * nbytes / meta["points"]}
+
+    def sample_count(self, meta: dict[str, Any]) -> int:
+        return meta["points"]
+
+    def budget_bits(self, target: float, meta: dict[str, Any]) -> float:
+        return target * meta["points"]
+
+    def write_meta(self, meta: dict[str, Any], w: Writer) -> None:
+        w.uvarint(meta["points"])
+        for value in meta["origin"]:
+            w.f64(value)
+        w.f64(meta["side"])
+        w.u8(1 if meta["colour"] else 0)
+
+    def read_meta(self, r: Reader) -> dict[str, Any]:
+        points = r.uvarint(limit=MAX_POINTS)
+        origin = [r.f64() for _ in range(3)]
+        side, colour = r.f64(), r.u8()
+        if points == 0 or not np.all(np.isfinite(origin)) or not (np.isfinite(side) and side > 0) or colour > 1:
+            raise FormatError(f"point-cloud header out of bounds ({points} points, origin {origin}, side {side})")
+        return {"points": points, "origin": origin, "side": side, "colour": bool(colour)}
+
+
+def read_ply_header(path: Path) -> dict[str, Any]:
+    """The vertex count and ignored vertex properties, with clear errors for what is not a point cloud."""
+    with open(path, "rb") as f:
+        head = f.read(MAX_HEADER_BYTES)
+    if not head.startswith(b"ply"):
+        raise InputError(f"{path}: not a PLY file (it must start with 'ply'); convert it to PLY first")
+    end = head.find(b"end_header")
+    if end < 0:
+        raise InputError(f"{path}: PLY header has no end_header line within {MAX_HEADER_BYTES} bytes")
+    lines = head[:end].decode("ascii", errors="replace").splitlines()
+    element, vertices, properties, fixed_size = None, None, [], 0
+    for line in lines:
+        words = line.split()
+        if len(words) >= 3 and words[0] == "element":
+            element = words[1]
+            if element == "vertex":
+                try:
+                    vertices = int(words[2])
+                except ValueError:
+                    raise InputError(f"{path}: bad vertex count {words[2]!r} in the PLY header") from None
+        elif len(words) >= 3 and words[0] == "property" and element == "vertex":
+            properties.append(words[-1])
+            fixed_size = fixed_size + _PLY_TYPE_BYTES.get(words[1], 0) if words[1] != "list" else None
+    if not vertices:
+        raise InputError(f"{path}: the PLY file has no vertices (faces only, or empty); nothing to code")
+    if vertices > MAX_POINTS:
+        raise InputError(f"{path}: {vertices} points; at most {MAX_POINTS} are supported")
+    if not {"x", "y", "z"} <= set(properties):
+        raise InputError(f"{path}: PLY vertices lack x, y, z coordinates")
+    binary = any(line.startswith("format binary") for line in lines)
+    if binary and fixed_size and path.stat().st_size < end + vertices * fixed_size:
+        raise InputError(f"{path}: PLY file is truncated ({vertices} vertices declared)")
+    return {"vertices": vertices, "ignored": [p for p in properties if p not in KNOWN_PROPERTIES]}
+
+
+def estimate_normals(points: np.ndarray) -> np.ndarray:
+    """Unit normals by a k-nearest-neighbour plane fit (Open3D), for D2 when the file has none."""
+    o3d = open3d()
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    cloud.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(NORMAL_NEIGHBOURS))
+    return np.asarray(cloud.normals, dtype=np.float64)
+
+
+POINTCLOUD = register(PointCloud())

@@ -1,0 +1,192 @@
+"""The occupancy field: a small MLP that gives each octree cell's probability of being occupied,
+from its level, its position and its parent's decoded neighbourhood, and the exact integer
+arithmetic that turns it into the probabilities the range coder uses.
+
+The network is fitted to one point cloud (minimising the cross-entropy is minimising the coded
+bits), its weights are quantised to power-of-two steps, and from then on it is evaluated in
+fixed point only: integer weights, integer activations, floors and clips. The products and
+sums are carried in float64, where integers below 2^53 are exact whatever the summation order,
+so BLAS gives the same integers on every machine; logits index a table built with
+``decimal`` (software arithmetic, identical everywhere).
+"""
+
+from __future__ import annotations
+
+import decimal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from inrcodec import octree
+from inrcodec.errors import FormatError
+
+ACT_BITS = 8  # activations are integers in units of 2^-8
+ACT_LIMIT = float(1 << 20)  # ReLU outputs are clipped to 4096.0: bounds every sum below 2^53
+LOGIT_BITS = 4  # logits are rounded down to 1/16 ...
+LOGIT_LIMIT = 12 << LOGIT_BITS  # ... and clipped to +-12
+PROB_BITS = 16
+MAX_FRAC_BITS = 16  # weight and bias steps are 2^-f with 0 <= f <= 16
+POSITION_BITS = 4  # the parent's position, to 1/16 of the bounding cube per axis
+FEATURES = len(octree.NEIGHBOUR_OFFSETS) + 3 + 1 + 3  # neighbours, octant, level, position
+_MIRROR = octree.mirrored_neighbour_index()
+
+
+def _probability_table() -> np.ndarray:
+    """P(occupied) in units of 2^-16 for each logit k/16, k = -LOGIT_LIMIT..LOGIT_LIMIT."""
+    context = decimal.Context(prec=40)
+    scale = decimal.Decimal(1 << PROB_BITS)
+    table = []
+    for k in range(-LOGIT_LIMIT, LOGIT_LIMIT + 1):
+        sigmoid = decimal.Decimal(1) / (1 + context.exp(decimal.Decimal(-k) / (1 << LOGIT_BITS)))
+        table.append(int((sigmoid * scale).to_integral_value(decimal.ROUND_HALF_EVEN)))
+    return np.clip(np.array(table, np.int64), 1, (1 << PROB_BITS) - 1)
+
+
+PROBABILITY_TABLE = _probability_table()
+
+
+def cell_features(parents: np.ndarray, occupied_cells: np.ndarray, level: int) -> np.ndarray:
+    """(P, 8, FEATURES) uint8 inputs for the children of ``parents``, cells of ``level`` whose
+    occupied neighbours are ``occupied_cells`` (sorted: the whole decoded level)."""
+    neighbours = octree.neighbour_occupancy(parents, occupied_cells, level)  # (P, 26)
+    mirrored = neighbours[:, _MIRROR]  # (P, 8, 26)
+    count = len(parents)
+    octant = np.broadcast_to(octree.CHILD_OFFSETS[None], (count, 8, 3))
+    level_column = np.full((count, 8, 1), level + 1)
+    position = (parents << POSITION_BITS) >> level if level >= POSITION_BITS else parents << (POSITION_BITS - level)
+    position = np.broadcast_to(position[:, None, :], (count, 8, 3))
+    out = np.concatenate([mirrored, octant, level_column, position], axis=2)
+    return out.astype(np.uint8)
+
+
+class ContextMLP(eqx.Module):
+    """Float twin of the fixed-point network, used only while fitting."""
+
+    weights: list
+    biases: list
+
+    def __init__(self, width: int, depth: int, key: jax.Array):
+        sizes = [FEATURES] + [width] * depth + [1]
+        keys = jax.random.split(key, len(sizes) - 1)
+        self.weights = [jax.random.normal(k, (a, b)) * np.sqrt(2.0 / a) for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+        self.biases = [jnp.zeros((b,)) for b in sizes[1:]]
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = x
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = jax.nn.relu(h @ w + b)
+        return (h @ self.weights[-1] + self.biases[-1])[..., 0]
+
+
+def fit(features: np.ndarray, labels: np.ndarray, *, width: int, depth: int, steps: int, lr: float,
+        batch_size: int, key: jax.Array, progress=None) -> ContextMLP:
+    """Fit the context network to (P, 8, FEATURES) inputs and (P, 8) child occupancies by
+    minimising the code length of the child masks (see :func:`mask_probabilities`)."""
+    init_key, key = jax.random.split(key)
+    model = ContextMLP(width, depth, init_key)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, lr, min(100, steps // 10 + 1), max(steps, 101), lr * 0.05)
+    optimizer = optax.adam(schedule)
+    state = optimizer.init(params)
+    x_all, y_all = jnp.asarray(features), jnp.asarray(labels, jnp.float32)
+    n = len(labels)
+
+    def loss(p, x, y):
+        logits = eqx.combine(p, static)(x.astype(jnp.float32))
+        bits = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, y), axis=-1)
+        # A parent has at least one child: the empty mask's probability goes to the others.
+        empty = jnp.minimum(jnp.sum(jax.nn.log_sigmoid(-logits), axis=-1), -1e-6)
+        return jnp.mean(bits + jnp.log(-jnp.expm1(empty)))
+
+    @eqx.filter_jit
+    def run(p, s, k, length):
+        def step(carry, k):
+            p, s = carry
+            idx = jax.random.randint(k, (min(batch_size, n),), 0, n)
+            value, grads = jax.value_and_grad(loss)(p, x_all[idx], y_all[idx])
+            updates, s = optimizer.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), value
+
+        (p, s), values = jax.lax.scan(step, (p, s), jax.random.split(k, length))
+        return p, s, values[-1]
+
+    done, per_call = 0, 100
+    while done < steps:
+        length = min(per_call, steps - done)
+        key, sub = jax.random.split(key)
+        params, state, value = run(params, state, sub, length)
+        done += length
+        if progress is not None:
+            progress(done, steps, float(value) / np.log(2.0))
+    return eqx.combine(params, static)
+
+
+def quantised_tensors(model: ContextMLP, frac_bits: int) -> list[np.ndarray]:
+    """Integer weights then biases, in the model's leaf order, at step 2^-frac_bits."""
+    leaves = jax.tree_util.tree_leaves(model)
+    return [np.round(np.asarray(leaf, np.float64) * 2.0**frac_bits).astype(np.int64) for leaf in leaves]
+
+
+def check_tensors(ints: list[np.ndarray]) -> None:
+    """Raise FormatError unless the integer weights fit the fixed-point bounds."""
+    if any(np.abs(t).max(initial=0) >= 1 << 16 for t in ints):
+        raise FormatError("occupancy network weights out of range")
+
+
+def integer_logits(ints: list[np.ndarray], frac_bits: list[int], features: np.ndarray) -> np.ndarray:
+    """Exact logits in units of 2^-LOGIT_BITS, clipped; identical on every machine."""
+    layers = len(ints) // 2
+    weights, biases = ints[:layers], ints[layers:]
+    w_bits, b_bits = frac_bits[:layers], frac_bits[layers:]
+    h = features.astype(np.float64)  # integers, activation unit 1 for the inputs
+    unit = 0  # h holds integers in units of 2^-unit
+    for i in range(layers):
+        z = h @ weights[i].astype(np.float64)  # units 2^-(unit + w_bits[i]); exact
+        z = z + biases[i].astype(np.float64) * 2.0 ** (unit + w_bits[i] - b_bits[i])
+        if i < layers - 1:
+            h = np.clip(np.floor(z * 2.0 ** (ACT_BITS - unit - w_bits[i])), 0.0, ACT_LIMIT)
+            unit = ACT_BITS
+        else:
+            logits = np.floor(z[:, 0] * 2.0 ** (LOGIT_BITS - unit - w_bits[i]))
+    return np.clip(logits, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.int64)
+
+
+def child_probabilities(ints, frac_bits, features: np.ndarray) -> np.ndarray:
+    """(P, 8) integer P(occupied) in units of 2^-16 for (P, 8, FEATURES) inputs."""
+    logits = integer_logits(ints, frac_bits, features.reshape(-1, FEATURES))
+    return PROBABILITY_TABLE[logits + LOGIT_LIMIT].reshape(features.shape[:2])
+
+
+MASK_BITS = (np.arange(1, 256)[:, None] >> np.arange(8)[None, :]) & 1  # (255, 8): bit c of mask m
+
+
+def mask_probabilities(child: np.ndarray) -> np.ndarray:
+    """(P, 255) probabilities of the non-empty child masks 1..255 (bit c = child c occupied).
+
+    The product of the children's Bernoulli probabilities, renormalised by the coder over the
+    non-empty masks. Elementwise float64 products in a fixed order: the same on every machine.
+    """
+    p = child.astype(np.float64) / (1 << PROB_BITS)
+    out = np.ones((len(child), 255))
+    for c in range(8):
+        out *= np.where(MASK_BITS[None, :, c] == 1, p[:, c : c + 1], 1.0 - p[:, c : c + 1])
+    return out
+
+
+def masks(labels: np.ndarray) -> np.ndarray:
+    """(P, 8) bools -> child mask symbols 0..254 (mask value minus one)."""
+    return (labels.astype(np.int64) << np.arange(8)).sum(axis=1) - 1
+
+
+def ideal_bits(ints, frac_bits, features: np.ndarray, labels: np.ndarray, chunk: int = 1 << 15) -> float:
+    """The code length of the child masks under the fixed-point network (for choosing steps)."""
+    total = 0.0
+    for start in range(0, len(labels), chunk):
+        probs = mask_probabilities(child_probabilities(ints, frac_bits, features[start : start + chunk]))
+        symbols = masks(labels[start : start + chunk])
+        chosen = probs[np.arange(len(symbols)), symbols]
+        total += float(np.sum(np.log2(probs.sum(axis=1)) - np.log2(chosen)))
+    return total

@@ -1,0 +1,259 @@
+"""Point-cloud coding: the voxelised cloud as an octree whose occupancy is coded losslessly with
+probabilities from a fitted occupancy field, plus an optional colour field.
+
+Encoder: voxelise the cloud in its bounding cube at ``depth`` bits per axis; fit the occupancy
+network (:mod:`inrcodec.occupancy`) to the octree's child masks, level by level; quantise it
+to power-of-two steps; range-code every level's masks with the fixed-point probabilities.
+With a rate target the deepest octree whose file fits is chosen. Decoder: the same network
+predicts each level from the one above, so no cell outside the occupied octree is evaluated.
+Decoded points are voxel centres in the input's frame (one per occupied voxel: duplicates of a
+voxel merge). Colours come from a hash grid fitted to the input points' colours.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inrcodec import container, occupancy, octree, quantize, weights
+from inrcodec.encoder import Encoded, grid_rate
+from inrcodec.errors import ConfigError, FormatError
+from inrcodec.fit import render, schedule, train
+from inrcodec.inr import PointFieldsConfig, write_arch
+from inrcodec.modalities import POINTCLOUD, write_signal_chunk
+from inrcodec.signal import Signal
+
+# Parents used to fit the occupancy network, at most (a uniform sample beyond that): memory is
+# set by this and fit.batch_size, not by the size of the cloud or of the grid.
+MAX_TRAIN_PARENTS = 1 << 18
+CODE_CHUNK = 1 << 14  # parents per batch when coding or decoding a level
+FRAC_BITS_CHOICES = range(3, 10)  # weight steps 2^-3 .. 2^-9, chosen by total coded size
+COLOUR_OFFSET = 0.5  # colours are fitted as value / 255 - 0.5
+
+
+def encode_pointcloud(signal: Signal, config, progress=None) -> Encoded:
+    """Encode a point cloud; with ``rate.target`` (bits per input point) the file fits it."""
+    start = time.perf_counter()
+    arch: PointFieldsConfig = POINTCLOUD.adapt(config.arch, signal)
+    arch.validate()
+    meta = signal.meta
+    signal_chunk = write_signal_chunk(POINTCLOUD, meta)
+    budget = POINTCLOUD.budget_bits(config.rate.target, meta) if config.rate.target > 0 else None
+    key_context, key_colour = jax.random.split(jax.random.PRNGKey(config.seed))
+    voxels = voxelize(signal.data, meta, arch.depth)
+    levels = octree.levels(voxels, arch.depth)
+
+    colour = _fit_colour(signal, arch, config, key_colour, progress) if arch.out_dim else None
+    depth = arch.depth
+    context, fracs = _fit_context(levels, depth, config, key_context, progress)
+    if budget is not None:
+        depth = _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch)
+        if depth < arch.depth:
+            context, fracs = _fit_context(levels, depth, config, key_context, progress)
+    while True:
+        sized = arch.replace(depth=depth)
+        blob = _pack(signal_chunk, sized, context, fracs, colour, levels)
+        if budget is None or len(blob) * 8 <= budget:
+            break
+        if depth == 1:
+            raise ConfigError(f"rate target too low: even a 2x2x2 octree takes {len(blob)} bytes "
+                              f"({8 * len(blob) / meta['points']:.3f} bits per point)")
+        depth -= 1
+        context, fracs = _fit_context(levels, depth, config, key_context, progress)
+    return Encoded(blob, sized, float("nan"), time.perf_counter() - start, 1)
+
+
+def decode_pointcloud(parsed: container.Container, meta: dict[str, Any], arch: PointFieldsConfig) -> Signal:
+    """Rebuild the point cloud (and its colours) from a parsed container."""
+    if parsed.geometry is None:
+        raise FormatError("point-cloud file without a geometry chunk")
+    model = weights.decode(arch, parsed.tensors, parsed.payload)
+    ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
+    n_context = len(jax.tree_util.tree_leaves(model.context))
+    fracs = _frac_bits(codes[:n_context])
+    occupancy.check_tensors(ints[:n_context])
+    voxels = decode_geometry(parsed.geometry, ints[:n_context], fracs, arch.depth, max_cells=meta["points"])
+    points = voxel_centres(voxels, meta, arch.depth)
+    attributes = {}
+    if model.colour is not None:
+        attributes["colors"] = _render_colours(model.colour, points, meta)
+    out = dict(meta, input_points=meta["points"], points=len(points), depth=arch.depth)
+    return Signal("pointcloud", points, out, attributes)
+
+
+def voxelize(points: np.ndarray, meta: dict[str, Any], depth: int) -> np.ndarray:
+    """Integer voxel coordinates in [0, 2^depth)^3 of the bounding cube (origin, side)."""
+    unit = (points - np.asarray(meta["origin"])) / meta["side"]
+    return np.clip(np.floor(unit * (1 << depth)), 0, (1 << depth) - 1).astype(np.int64)
+
+
+def voxel_centres(voxels: np.ndarray, meta: dict[str, Any], depth: int) -> np.ndarray:
+    """Voxel centres in the input's coordinate frame, float64."""
+    return np.asarray(meta["origin"]) + (voxels + 0.5) * (meta["side"] / (1 << depth))
+
+
+def level_masks(levels: list[np.ndarray], level: int) -> np.ndarray:
+    """(P, 8) child occupancy of the cells of ``level``."""
+    return octree.occupied(octree.children(levels[level]), levels[level + 1], level + 1).reshape(-1, 8)
+
+
+def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
+    """Range-code the child masks of levels 0..depth-1 with the fixed-point probabilities."""
+    import constriction
+
+    encoder = constriction.stream.queue.RangeEncoder()
+    family = constriction.stream.model.Categorical(perfect=False)
+    for level in range(depth):
+        masks = occupancy.masks(level_masks(levels, level))
+        for begin in range(0, len(levels[level]), CODE_CHUNK):
+            parents = levels[level][begin : begin + CODE_CHUNK]
+            probs = occupancy.mask_probabilities(
+                occupancy.child_probabilities(ints, fracs, occupancy.cell_features(parents, levels[level], level)))
+            encoder.encode(masks[begin : begin + CODE_CHUNK].astype(np.int32), family, probs)
+    return np.asarray(encoder.get_compressed(), dtype="<u4").tobytes()
+
+
+def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.ndarray:
+    """The occupied voxels of level ``depth``, sorted; inverse of :func:`encode_geometry`."""
+    import constriction
+
+    if len(data) % 4:
+        raise FormatError("geometry chunk is not a whole number of 32-bit words")
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+    family = constriction.stream.model.Categorical(perfect=False)
+    cells = np.zeros((1, 3), np.int64)
+    for level in range(depth):
+        found = []
+        for begin in range(0, len(cells), CODE_CHUNK):
+            parents = cells[begin : begin + CODE_CHUNK]
+            probs = occupancy.mask_probabilities(
+                occupancy.child_probabilities(ints, fracs, occupancy.cell_features(parents, cells, level)))
+            try:
+                symbols = np.asarray(decoder.decode(family, probs), dtype=np.int64)
+            except (ValueError, RuntimeError, AssertionError) as exc:
+                raise FormatError(f"geometry does not decode: {exc}") from None
+            bits = occupancy.MASK_BITS[symbols].astype(bool)  # (P, 8)
+            found.append(octree.children(parents)[bits.reshape(-1)])
+        cells = octree.unique_cells(np.concatenate(found), level + 1)
+        # Every occupied cell holds at least one input point.
+        if len(cells) > max_cells:
+            raise FormatError(f"geometry decodes to more cells ({len(cells)}) than the file's {max_cells} points; "
+                              "the file is corrupt")
+    return cells
+
+
+def _fit_context(levels, depth, config, key, progress):
+    """Fit the occupancy network on the levels above ``depth``; quantise it at the best steps."""
+    features, labels = _training_set(levels, depth, np.random.default_rng(config.seed))
+    report = (lambda d, t, loss: progress("fit", d, t, loss)) if progress else None
+    model = occupancy.fit(features, labels, width=config.arch.context_width, depth=config.arch.context_depth,
+                          steps=config.fit.steps, lr=config.fit.lr, batch_size=config.fit.batch_size or 4096,
+                          key=key, progress=report)
+    n_leaves = len(jax.tree_util.tree_leaves(model))
+    best = None
+    for frac in FRAC_BITS_CHOICES:
+        ints = [quantize.quantize(np.asarray(leaf), -8 * frac) for leaf in jax.tree_util.tree_leaves(model)]
+        cost = _tensor_bits(ints) + occupancy.ideal_bits(ints, [frac] * n_leaves, features, labels)
+        if best is None or cost < best[0]:
+            best = (cost, model, [frac] * n_leaves)
+    return best[1], best[2]
+
+
+def _training_set(levels, depth, rng):
+    """Features and child masks of (a uniform sample of at most MAX_TRAIN_PARENTS) parents."""
+    total = sum(len(levels[level]) for level in range(depth))
+    keep = min(1.0, MAX_TRAIN_PARENTS / total)
+    features, labels = [], []
+    for level in range(depth):
+        parents, masks = levels[level], level_masks(levels, level)
+        if keep < 1.0:
+            chosen = np.sort(rng.choice(len(parents), max(1, round(keep * len(parents))), replace=False))
+            parents, masks = parents[chosen], masks[chosen]
+        features.append(occupancy.cell_features(parents, levels[level], level))
+        labels.append(masks)
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch) -> int:
+    """The deepest octree whose estimated file fits ``budget`` bits (the real size is checked after)."""
+    ints = [quantize.quantize(np.asarray(leaf), -8 * f) for leaf, f in zip(jax.tree_util.tree_leaves(context), fracs)]
+    fixed = 8 * (len(signal_chunk) + len(write_arch(arch)) + 64) + _tensor_bits(ints)
+    if colour is not None:
+        fixed += _tensor_bits(colour[1])
+    spent = fixed
+    for level in range(arch.depth):
+        spent += _level_bits(ints, fracs, levels, level)
+        if spent > budget:
+            return max(level, 1)
+    return arch.depth
+
+
+def _level_bits(ints, fracs, levels, level) -> float:
+    features = occupancy.cell_features(levels[level], levels[level], level)
+    return occupancy.ideal_bits(ints, fracs, features, level_masks(levels, level))
+
+
+def _tensor_bits(ints) -> float:
+    from inrcodec import entropy
+
+    return sum(entropy.fit_model(q)[1] for q in ints)
+
+
+def _fit_colour(signal: Signal, arch: PointFieldsConfig, config, key, progress):
+    """Fit the colour hash grid to the input points; returns (model, integer tensors, codes)."""
+    colour_config = arch.colour_config()
+    init_key, fit_key = jax.random.split(key)
+    model = colour_config.build(init_key)
+    coords = jnp.asarray(_unit_coords(signal.data, signal.meta))
+    targets = jnp.asarray(signal.attributes["colors"].astype(np.float32) / 255.0 - COLOUR_OFFSET)
+    groups = weights.leaf_groups(model)
+    fit_cfg = config.fit
+    rate = grid_rate(model, groups, fit_cfg, None, 0.0, coords.shape[0])
+    report = (lambda d, t, loss: progress("colour", d, t, loss)) if progress else None
+    model = train(model, coords, targets, steps=fit_cfg.steps, schedule=schedule(fit_cfg, fit_cfg.steps),
+                  batch_size=min(fit_cfg.batch_size or 4096, coords.shape[0]), key=fit_key, rate=rate,
+                  progress=report)
+    frozen = {i: fit_cfg.grid_step_code for i, g in enumerate(groups) if g == "grid"}
+
+    def psnr_of(leaves):
+        values = render(weights.with_leaves(model, leaves), coords)
+        mse = float(jnp.mean((jnp.clip(values, -COLOUR_OFFSET, 1 - COLOUR_OFFSET) - targets) ** 2))
+        return 10 * np.log10(1.0 / max(mse, 1e-12))
+
+    search = quantize.StepSearch(weights.leaves(model), psnr_of, frozen=frozen)
+    codes = list(search.search(groups, slope_db=config.quant.slope_db).codes)
+    ints = [quantize.quantize(leaf, c) for leaf, c in zip(weights.leaves(model), codes)]
+    return model, ints, codes
+
+
+def _render_colours(model, points: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    values = np.asarray(render(model, jnp.asarray(_unit_coords(points, meta))))
+    if not np.all(np.isfinite(values)):
+        raise FormatError("decoded colour field produced non-finite values; the file is corrupt")
+    return np.clip(np.round((values + COLOUR_OFFSET) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _unit_coords(points: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Positions in the bounding cube mapped to [-1, 1]^3, float32."""
+    return ((points - np.asarray(meta["origin"])) / meta["side"] * 2.0 - 1.0).astype(np.float32)
+
+
+def _pack(signal_chunk, arch, context, fracs, colour, levels) -> bytes:
+    model = eqx.tree_at(lambda m: m.context, arch.build(jax.random.PRNGKey(0)), context)
+    if colour is not None:
+        model = eqx.tree_at(lambda m: m.colour, model, colour[0])
+    codes = [-8 * f for f in fracs] + (list(colour[2]) if colour is not None else [])
+    table, payload, ints = weights.encode(model, codes)
+    geometry = encode_geometry(ints[: len(fracs)], fracs, levels, arch.depth)
+    return container.pack(container.Container(signal_chunk, write_arch(arch), table, payload, geometry))
+
+
+def _frac_bits(codes) -> list[int]:
+    if any(c % 8 or not 0 <= -c // 8 <= occupancy.MAX_FRAC_BITS for c in codes):
+        raise FormatError(f"occupancy network steps must be powers of two 2^-0..2^-{occupancy.MAX_FRAC_BITS}")
+    return [-c // 8 for c in codes]
