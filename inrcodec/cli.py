@@ -277,6 +277,30 @@ def bench_audio(
                overrides=set_, label=label, jobs=jobs)
 
 
+@bench_app.command("pointcloud")
+@user_errors
+def bench_pointcloud(
+    inputs: Annotated[list[Path], typer.Argument(help="PLY files or folders of them.")],
+    out: BenchOut = Path("results/pointcloud"),
+    codecs: BenchCodecs = "draco",
+    depths: Annotated[str, typer.Option(help="Octree depths of the codec under test, comma-separated; empty: baselines only.")] = "6,7,8,9,10",
+    steps: StepsPerFit = None,
+    config: BenchConfig = None,
+    set_: SetOption = None,
+    label: BenchLabel = "inrcodec",
+    jobs: BenchJobs = 1,
+) -> None:
+    """Code point clouds with inrcodec (a depth sweep) and Draco (a quantisation sweep); write RD
+    curves on D1 and D2 PSNR, BD-rates and plots.
+
+    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
+    targets = _bench_targets(inputs, depths, jobs)
+    from pipelines.bench.run_pointcloud import run
+
+    _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
+               label=label, jobs=jobs)
+
+
 def _bench_targets(inputs: list[Path], rates: str, jobs: int) -> tuple[float, ...]:
     """Check a bench command's inputs and options; the rate targets as numbers."""
     for path in inputs:

@@ -35,6 +35,7 @@ def run_inr_jobs(
     log=print,
     fit_job: Callable[[tuple], dict[str, Any]] | None = None,
     rate_key: str = "bpp",
+    dist_key: str = "psnr",
 ) -> list[dict[str, Any]]:
     """Records for every (item, target); reuses those already in ``cache`` (JSON lines).
 
@@ -54,12 +55,12 @@ def run_inr_jobs(
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=single_threaded_worker) as pool:
             for future in as_completed([pool.submit(fit_job, arg) for arg in args]):
                 record = future.result()
-                _append(cache, record, log, rate_key)
+                _append(cache, record, log, rate_key, dist_key)
                 done[(record["file"], record["param"])] = record
     else:
         for arg in args:
             record = fit_job(arg)
-            _append(cache, record, log, rate_key)
+            _append(cache, record, log, rate_key, dist_key)
             done[(record["file"], record["param"])] = record
     return [done[(name, t)] for name, _ in items for t in targets]
 
@@ -91,8 +92,8 @@ def _read_cache(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _append(path: Path, record: dict[str, Any], log, rate_key: str) -> None:
+def _append(path: Path, record: dict[str, Any], log, rate_key: str, dist_key: str) -> None:
     with path.open("a") as f:
         f.write(json.dumps(record) + "\n")
     log(f"  {record['file']} @ {record['param']} {rate_key}: {record[rate_key]:.3f} {rate_key}, "
-        f"{record['psnr']:.2f} dB, {record['encode_s']:.0f} s")
+        f"{record[dist_key]:.2f} dB, {record['encode_s']:.0f} s")
