@@ -139,11 +139,15 @@ def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.
                 raise FormatError(f"geometry does not decode: {exc}") from None
             bits = occupancy.MASK_BITS[symbols].astype(bool)  # (P, 8)
             found.append(octree.children(parents)[bits.reshape(-1)])
+        if not found:
+            break
         cells = octree.unique_cells(np.concatenate(found), level + 1)
         # Every occupied cell holds at least one input point.
         if len(cells) > max_cells:
             raise FormatError(f"geometry decodes to more cells ({len(cells)}) than the file's {max_cells} points; "
                               "the file is corrupt")
+    if not decoder.maybe_exhausted():
+        raise FormatError("geometry chunk holds more data than its octree; the file is corrupt")
     return cells
 
 

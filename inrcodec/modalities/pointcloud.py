@@ -153,16 +153,18 @@ def read_ply_header(path: Path) -> dict[str, Any]:
     if end < 0:
         raise InputError(f"{path}: PLY header has no end_header line within {MAX_HEADER_BYTES} bytes")
     lines = head[:end].decode("ascii", errors="replace").splitlines()
-    element, vertices, properties, fixed_size = None, None, [], 0
+    element, vertices, properties, fixed_size, instances = None, None, [], 0, 0
     for line in lines:
         words = line.split()
         if len(words) >= 3 and words[0] == "element":
             element = words[1]
+            try:
+                count = int(words[2])
+            except ValueError:
+                raise InputError(f"{path}: bad {element} count {words[2]!r} in the PLY header") from None
+            instances += count
             if element == "vertex":
-                try:
-                    vertices = int(words[2])
-                except ValueError:
-                    raise InputError(f"{path}: bad vertex count {words[2]!r} in the PLY header") from None
+                vertices = count
         elif len(words) >= 3 and words[0] == "property" and element == "vertex":
             properties.append(words[-1])
             fixed_size = fixed_size + _PLY_TYPE_BYTES.get(words[1], 0) if words[1] != "list" else None
@@ -173,9 +175,24 @@ def read_ply_header(path: Path) -> dict[str, Any]:
     if not {"x", "y", "z"} <= set(properties):
         raise InputError(f"{path}: PLY vertices lack x, y, z coordinates")
     binary = any(line.startswith("format binary") for line in lines)
+    # Open3D fills the points a truncated file lacks with whatever memory holds: check first.
     if binary and fixed_size and path.stat().st_size < end + vertices * fixed_size:
         raise InputError(f"{path}: PLY file is truncated ({vertices} vertices declared)")
+    if not binary and _data_lines(path, end) < instances:
+        raise InputError(f"{path}: PLY file is truncated (the header declares {instances} lines of data)")
     return {"vertices": vertices, "ignored": [p for p in properties if p not in KNOWN_PROPERTIES]}
+
+
+def _data_lines(path: Path, header_end: int) -> int:
+    """Non-empty lines after the header line of an ASCII PLY file, counted in bounded memory."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        f.seek(header_end)
+        f.readline()  # the rest of the end_header line
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
 def estimate_normals(points: np.ndarray) -> np.ndarray:
