@@ -29,7 +29,12 @@ AUDIO_CASES = {
     "audio-hashgrid": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
                        "rate.target=64"),
 }
-SUFFIX = {"image": ".png", "audio": ".wav"}
+POINTCLOUD_CASES = {
+    "pointcloud-colour": ("fit.steps=150", "fit.batch_size=512", "arch.depth=5", "arch.context_width=8",
+                          "arch.colour_levels=4", "arch.colour_table_size=64", "arch.colour_max_res=16",
+                          "arch.colour_mlp_width=8"),
+}
+SUFFIX = {"image": ".png", "audio": ".wav", "pointcloud": ".ply"}
 
 
 def integer_digest(blob: bytes) -> str:
@@ -50,15 +55,23 @@ def output_digest(blob: bytes) -> str:
 
 
 def golden_signals():
-    """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone."""
+    """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone,
+    300 coloured points on a sphere."""
+    import tempfile
+
+    from inrcodec.modalities.pointcloud import POINTCLOUD
     from inrcodec.signal import Signal
     from tests.audio_clips import tone_clip
     from tests.conftest import crop_of_sample
+    from tests.point_clouds import sphere_cloud, write_ply
 
     image = Signal("image", crop_of_sample(24), {"height": 24, "width": 24, "channels": 3, "bits": 8})
     clip = tone_clip(0.25, 8000)
     audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
-    return {**{name: (image, o) for name, o in IMAGE_CASES.items()}, **{name: (audio, o) for name, o in AUDIO_CASES.items()}}
+    with tempfile.TemporaryDirectory() as folder:
+        cloud = POINTCLOUD.read(write_ply(Path(folder) / "sphere.ply", *sphere_cloud(300)))
+    cases = [(image, IMAGE_CASES), (audio, AUDIO_CASES), (cloud, POINTCLOUD_CASES)]
+    return {name: (signal, o) for signal, table in cases for name, o in table.items()}
 
 
 def main() -> None:
