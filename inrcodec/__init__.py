@@ -8,7 +8,7 @@ from inrcodec.signal import Signal
 
 __version__ = "0.1.0"
 
-_API = ("encode", "encode_report", "decode", "decode_integers", "info", "load", "save")
+_API = ("encode", "encode_report", "decode", "decode_integers", "info", "load", "save", "to_open3d")
 
 __all__ = ["ConfigError", "FormatError", "InputError", "InrcodecError", "OutputError", "Signal", *_API]
 

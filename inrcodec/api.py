@@ -24,6 +24,7 @@ from inrcodec.files import atomic_path, check_output
 from inrcodec.inr import read_arch
 from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
 from inrcodec.modalities.base import check_readable_file
+from inrcodec.modalities.pointcloud import to_open3d  # noqa: F401  (re-exported as inrcodec.to_open3d)
 from inrcodec.signal import Signal
 
 Source = str | os.PathLike | Signal

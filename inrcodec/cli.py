@@ -294,14 +294,14 @@ def bench_pointcloud(
     curves on D1 and D2 PSNR, BD-rates and plots.
 
     Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    targets = _bench_targets(inputs, depths, jobs)
+    targets = _bench_targets(inputs, depths, jobs, "--depths")
     from pipelines.bench.run_pointcloud import run
 
     _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
                label=label, jobs=jobs)
 
 
-def _bench_targets(inputs: list[Path], rates: str, jobs: int) -> tuple[float, ...]:
+def _bench_targets(inputs: list[Path], rates: str, jobs: int, option: str = "--rates") -> tuple[float, ...]:
     """Check a bench command's inputs and options; the rate targets as numbers."""
     for path in inputs:
         if not path.exists():
@@ -309,9 +309,9 @@ def _bench_targets(inputs: list[Path], rates: str, jobs: int) -> tuple[float, ..
     try:
         targets = tuple(float(r) for r in rates.split(",") if r.strip())
     except ValueError:
-        _fail(f"--rates must be comma-separated numbers, got {rates!r}", 2)
+        _fail(f"{option} must be comma-separated numbers, got {rates!r}", 2)
     if any(not t > 0 for t in targets) or jobs < 1:
-        _fail("--rates must be positive and --jobs at least 1", 2)
+        _fail(f"{option} must be positive and --jobs at least 1", 2)
     return targets
 
 

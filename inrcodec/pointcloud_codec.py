@@ -189,6 +189,9 @@ def _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch) 
     fixed = 8 * (len(signal_chunk) + len(write_arch(arch)) + 64) + _tensor_bits(ints)
     if colour is not None:
         fixed += _tensor_bits(colour[1])
+    if fixed > budget:
+        raise ConfigError(f"rate target too low: the networks and headers alone take about {fixed / 8:.0f} bytes "
+                          f"({fixed / budget:.1f} times the target)")
     spent = fixed
     for level in range(arch.depth):
         spent += _level_bits(ints, fracs, levels, level)

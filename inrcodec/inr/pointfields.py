@@ -15,8 +15,7 @@ from inrcodec.errors import ConfigError
 from inrcodec.inr.base import ArchConfig, dense_layer_macs, dense_layer_params, register
 from inrcodec.inr.hashgrid import HashGrid, HashGridConfig
 from inrcodec.occupancy import FEATURES, ContextMLP
-
-MAX_DEPTH = 16
+from inrcodec.octree import MAX_DEPTH
 
 
 @register

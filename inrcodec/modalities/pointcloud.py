@@ -76,11 +76,7 @@ class PointCloud(Modality):
     def write(self, signal: Signal, path: Path) -> None:
         if Path(path).suffix.lower() != ".ply":
             raise OutputError(f"{path}: cannot write a point cloud as {Path(path).suffix or '(no extension)'}; use .ply")
-        o3d = open3d()
-        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(signal.data, np.float64)))
-        if "colors" in signal.attributes:
-            cloud.colors = o3d.utility.Vector3dVector(signal.attributes["colors"].astype(np.float64) / 255.0)
-        if not o3d.io.write_point_cloud(str(path), cloud, write_ascii=False):
+        if not open3d().io.write_point_cloud(str(path), to_open3d(signal), write_ascii=False):
             raise OutputError(f"{path}: Open3D could not write the point cloud")
 
     def check_arch(self, arch: ArchConfig, meta: dict[str, Any]) -> None:
@@ -141,6 +137,17 @@ class PointCloud(Modality):
         if points == 0 or not np.all(np.isfinite(origin)) or not (np.isfinite(side) and side > 0) or colour > 1:
             raise FormatError(f"point-cloud header out of bounds ({points} points, origin {origin}, side {side})")
         return {"points": points, "origin": origin, "side": side, "colour": bool(colour)}
+
+
+def to_open3d(signal: Signal):
+    """A point-cloud Signal as an ``open3d.geometry.PointCloud`` (with its colours, if any)."""
+    if signal.modality != "pointcloud":
+        raise InputError(f"to_open3d needs a point cloud, got a {signal.modality} signal")
+    o3d = open3d()
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(signal.data, np.float64)))
+    if "colors" in signal.attributes:
+        cloud.colors = o3d.utility.Vector3dVector(signal.attributes["colors"].astype(np.float64) / 255.0)
+    return cloud
 
 
 def read_ply_header(path: Path) -> dict[str, Any]:
