@@ -83,15 +83,21 @@ class ContextMLP(eqx.Module):
 
 def fit(features: np.ndarray, labels: np.ndarray, *, width: int, depth: int, steps: int, lr: float,
         batch_size: int, key: jax.Array, progress=None) -> ContextMLP:
-    """Fit the context network to (P, 8, FEATURES) inputs and (P, 8) child occupancies by
-    minimising the code length of the child masks (see :func:`mask_probabilities`)."""
+    """Fit the context network to (P, 8, FEATURES) inputs and (P, 8) child occupancies."""
     init_key, key = jax.random.split(key)
-    model = ContextMLP(width, depth, init_key)
+    return fit_masks(ContextMLP(width, depth, init_key), features, labels, steps=steps, lr=lr,
+                     batch_size=batch_size, key=key, progress=progress)
+
+
+def fit_masks(model, inputs: np.ndarray, labels: np.ndarray, *, steps: int, lr: float, batch_size: int,
+              key: jax.Array, progress=None):
+    """Fit ``model`` ((B, 8, F) inputs -> (B, 8) logits) by minimising the code length of the
+    child masks (see :func:`mask_probabilities`), in random batches of parents."""
     params, static = eqx.partition(model, eqx.is_inexact_array)
     schedule = optax.warmup_cosine_decay_schedule(0.0, lr, min(100, steps // 10 + 1), max(steps, 101), lr * 0.05)
     optimizer = optax.adam(schedule)
     state = optimizer.init(params)
-    x_all, y_all = jnp.asarray(features), jnp.asarray(labels, jnp.float32)
+    x_all, y_all = jnp.asarray(inputs), jnp.asarray(labels, jnp.float32)
     n = len(labels)
 
     def loss(p, x, y):
