@@ -29,6 +29,9 @@ from inrcodec.signal import Signal
 # and the feature grids; the step search then spends what is really left.
 MLP_BITS_PER_PARAM = 7.0
 
+# The step search renders the signal in chunks of this many samples (bounded memory).
+SEARCH_CHUNK = 1 << 18
+
 # progress(phase, done, total, loss)
 Progress = Callable[[str, int, int, float], None]
 
@@ -53,7 +56,7 @@ def encode_signal(signal: Signal, config: CodecConfig, progress: Progress | None
     arch.validate()
     signal_chunk = write_signal_chunk(modality, signal.meta)
     budget = modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
-    evaluate = _distortion_evaluator(modality.search_distortion(signal), coords)
+    evaluate = _distortion_evaluator(modality, signal, coords_np)
 
     start = time.perf_counter()
     bits_per_param = config.rate.bits_per_param
@@ -176,13 +179,27 @@ def _overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
     return 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * n_tensors + 6 + 4 * 4 + 4)
 
 
-def _distortion_evaluator(psnr_fn, coords):
+def _distortion_evaluator(modality, signal: Signal, coords: np.ndarray):
+    """``evaluate(model, leaves)``: the PSNR of the network with those leaves over every sample,
+    rendered in chunks of SEARCH_CHUNK samples so memory does not grow with the signal."""
+    reference, peak = modality.search_target(signal)
+    n = coords.shape[0]
+    size = min(n, SEARCH_CHUNK)
+    pad = (-n) % size
+    coords = jnp.asarray(np.concatenate([coords, np.zeros((pad, coords.shape[1]), coords.dtype)]))
+    reference = jnp.asarray(np.concatenate([reference, np.zeros((pad, reference.shape[1]), reference.dtype)]))
+    mask = jnp.asarray(np.arange(n + pad) < n, jnp.float32)[:, None]
+
     @eqx.filter_jit
-    def run(model, leaves, coords):
-        return psnr_fn(weights.with_leaves(model, leaves)(coords))
+    def chunk_error(model, leaves, x, y, m):
+        out = modality.search_output(weights.with_leaves(model, leaves)(x), peak)
+        return jnp.sum(m * (out - y) ** 2)
 
     def evaluate(model, leaves) -> float:
-        value = float(run(model, [jnp.asarray(x) for x in leaves], coords))
+        leaves = [jnp.asarray(x) for x in leaves]
+        sse = sum(float(chunk_error(model, leaves, coords[i : i + size], reference[i : i + size], mask[i : i + size]))
+                  for i in range(0, n + pad, size))
+        value = 10.0 * math.log10(peak**2 / max(sse / (n * reference.shape[1]), 1e-20)) if math.isfinite(sse) else -math.inf
         return value if math.isfinite(value) else -math.inf
 
     return evaluate

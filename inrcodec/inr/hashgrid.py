@@ -22,6 +22,8 @@ from inrcodec.inr.mlp import relu_mlp, uniform_layers
 
 _PRIMES = (1, 2654435761, 805459861, 3674653429)
 TABLE_INIT = 1e-4
+# Cells per side of the finest level: 2^22 gives one cell per sample to 95 s of 44.1 kHz audio.
+MAX_RES = 1 << 22
 
 
 @register
@@ -45,8 +47,8 @@ class HashGridConfig(ArchConfig):
             (1 <= self.levels <= 32, "levels must be 1..32"),
             (1 <= self.features <= 8, "features must be 1..8"),
             (2 <= self.table_size <= 1 << 22, "table_size must be 2..4194304"),
-            (1 <= self.base_res <= 1 << 16, "base_res must be 1..65536"),
-            (self.max_res == 0 or self.base_res <= self.max_res <= 1 << 16, "max_res must be base_res..65536"),
+            (1 <= self.base_res <= MAX_RES, f"base_res must be 1..{MAX_RES}"),
+            (self.max_res == 0 or self.base_res <= self.max_res <= MAX_RES, f"max_res must be base_res..{MAX_RES}"),
             (1 <= self.mlp_width <= 512, "mlp_width must be 1..512"),
             (0 <= self.mlp_depth <= 8, "mlp_depth must be 0..8"),
         ]

@@ -13,14 +13,15 @@ from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
 from inrcodec.inr import ArchConfig
+from inrcodec.inr.hashgrid import MAX_RES
 from inrcodec.modalities.base import Modality, check_readable_file, register
 from inrcodec.signal import Signal
 
 MAX_CHANNELS = 8
 MAX_SAMPLE_RATE = 384_000
 MAX_FRAMES = 1 << 28  # 1.7 h at 44.1 kHz; bounds the decoder's allocation
-# The hash grid's finest level has at most this many cells (HashGridConfig.validate).
-MAX_GRID_RES = 1 << 16
+# One grid cell per sample is the finest level, up to what the hash grid allows.
+MAX_GRID_RES = MAX_RES
 # Samples in [-1, 1] span 2.0: PSNR = 10 log10(2^2 / MSE), the COIN++ convention.
 PEAK_TO_PEAK = 2.0
 
@@ -118,14 +119,11 @@ class Audio(Modality):
             raise FormatError(f"audio header out of bounds ({rate} Hz, {channels} ch, {frames} frames, format {code})")
         return {"sample_rate": rate, "channels": channels, "frames": frames, "subtype": SUBTYPES.get(code)}
 
-    def search_distortion(self, signal: Signal):
-        reference = jnp.asarray(signal.data, jnp.float32)
+    def search_target(self, signal: Signal) -> tuple[np.ndarray, float]:
+        return np.asarray(signal.data, np.float32), PEAK_TO_PEAK
 
-        def psnr(values):
-            mse = jnp.maximum(jnp.mean((jnp.clip(values, -1.0, 1.0) - reference) ** 2), 1e-20)
-            return 10.0 * jnp.log10(PEAK_TO_PEAK**2 / mse)
-
-        return psnr
+    def search_output(self, values, peak: float):
+        return jnp.clip(values, -1.0, 1.0)
 
 
 def duration(meta: dict[str, Any]) -> float:

@@ -74,8 +74,12 @@ class Modality:
     def read_meta(self, r: Reader) -> dict[str, Any]:
         raise NotImplementedError
 
-    def search_distortion(self, signal: Signal):
-        """A jittable ``psnr(values)`` of network outputs at all sample coordinates."""
+    def search_target(self, signal: Signal) -> tuple[np.ndarray, float]:
+        """What the step search compares outputs with, (N, C) float32 in sample order, and its peak."""
+        raise NotImplementedError
+
+    def search_output(self, values, peak: float):
+        """Jittable: network outputs -> the values a user would save, in the target's units."""
         raise NotImplementedError
 
     def encode(self, signal: Signal, config, progress=None):

@@ -99,16 +99,11 @@ class Image(Modality):
             raise FormatError(f"image header out of bounds ({h}x{w}x{c}, {bits}-bit)")
         return {"height": h, "width": w, "channels": c, "bits": bits}
 
-    def search_distortion(self, signal: Signal):
-        peak = float(_peak(signal.meta))
-        reference = jnp.asarray(signal.data.reshape(-1, signal.data.shape[-1]), jnp.float32)
+    def search_target(self, signal: Signal) -> tuple[np.ndarray, float]:
+        return signal.data.reshape(-1, signal.data.shape[-1]).astype(np.float32), float(_peak(signal.meta))
 
-        def psnr(values):
-            ints = jnp.clip(jnp.round((values + 0.5) * peak), 0.0, peak)
-            mse = jnp.maximum(jnp.mean((ints - reference) ** 2), 1e-12)
-            return 10.0 * jnp.log10(peak**2 / mse)
-
-        return psnr
+    def search_output(self, values, peak: float):
+        return jnp.clip(jnp.round((values + 0.5) * peak), 0.0, peak)
 
 
 def _normalise_array(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
