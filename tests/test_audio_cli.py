@@ -6,7 +6,7 @@ import soundfile as sf
 
 from tests.audio_clips import FAST_AUDIO, tone_clip, write_clip
 from tests.test_audio_codec import _bad_files
-from tests.test_cli import assert_one_line_error, run_cli
+from tests.test_cli import assert_fit_refuses_each, assert_one_line_error, run_cli
 
 SET_FAST = [arg for item in FAST_AUDIO for arg in ("--set", item)]
 
@@ -31,8 +31,4 @@ def test_bpp_target_is_rejected_for_audio(tmp_path):
 
 
 def test_bad_audio_inputs_fail_with_one_line_and_no_output(tmp_path):
-    for name, (path, fragment) in _bad_files(tmp_path).items():
-        out = tmp_path / f"{path.stem}.inrc"
-        result = run_cli("fit", path, "-o", out)
-        assert_one_line_error(result, str(path), fragment)
-        assert not out.exists(), name
+    assert_fit_refuses_each(_bad_files(tmp_path), tmp_path)

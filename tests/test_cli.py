@@ -27,6 +27,15 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
         assert fragment in lines[0]
 
 
+def assert_fit_refuses_each(bad_files: dict, out_folder: Path) -> None:
+    """``bad_files``: name -> (input path, message fragment); each fails with one line, no output."""
+    for name, (path, fragment) in bad_files.items():
+        out = out_folder / f"{path.stem}.inrc"
+        result = run_cli("fit", path, "-o", out)
+        assert_one_line_error(result, str(path), fragment)
+        assert not out.exists(), name
+
+
 def test_fit_decode_info_round_trip(tiny_png, tmp_path):
     out = tmp_path / "tiny.inrc"
     fitted = run_cli("fit", tiny_png, "-o", out, "--bpp", "4", "--seed", "1", *SET_FAST)

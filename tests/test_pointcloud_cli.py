@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from tests.point_clouds import FAST_POINTS, sphere_cloud, voxel_set, write_ply
-from tests.test_cli import assert_one_line_error, run_cli
+from tests.test_cli import assert_fit_refuses_each, assert_one_line_error, run_cli
 from tests.test_pointcloud_codec import _bad_clouds
 
 SET_FAST = [arg for item in FAST_POINTS for arg in ("--set", item)]
@@ -54,8 +54,4 @@ def test_depth_is_for_point_clouds_and_bounded(tmp_path, tiny_png):
 
 
 def test_bad_point_clouds_fail_with_one_line_and_no_output(tmp_path):
-    for name, (path, fragment) in _bad_clouds(tmp_path).items():
-        out = tmp_path / f"{path.stem}.inrc"
-        result = run_cli("fit", path, "-o", out)
-        assert_one_line_error(result, str(path), fragment)
-        assert not out.exists(), name
+    assert_fit_refuses_each(_bad_clouds(tmp_path), tmp_path)

@@ -22,6 +22,7 @@ from inrcodec.modalities.audio import AUDIO, PEAK_TO_PEAK, duration
 from inrcodec.signal import Signal
 from pipelines.bench.audio_codecs import AudioCodec
 from pipelines.bench.image_codecs import Coded
+from pipelines.bench.report import record_head
 
 Clip = tuple[str, Signal]  # (file name, audio signal)
 
@@ -71,12 +72,7 @@ def _record(codec: str, version: str, settings: dict[str, Any], file: str, param
     if coded.decoded.shape != original.data.shape:
         raise ValueError(f"{codec} on {file}: decoded shape {coded.decoded.shape} != {original.data.shape}")
     return {
-        "codec": codec,
-        "version": version,
-        "settings": dict(settings),
-        "file": file,
-        "param": param,
-        "bytes": len(coded.data),
+        **record_head(codec, version, settings, file, param, len(coded.data)),
         "kbps": 8 * len(coded.data) / duration(original.meta) / 1000,
         "psnr": psnr(original.data, coded.decoded, PEAK_TO_PEAK),
         "snr": snr(original.data, coded.decoded),

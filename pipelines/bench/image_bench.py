@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from pipelines.bench.image_codecs import Codec, Coded
+from pipelines.bench.report import record_head
 from inrcodec.metrics import ms_ssim, psnr
 
 Image = tuple[str, np.ndarray]  # (file name, HxWx3 uint8 RGB)
@@ -96,12 +97,7 @@ def _record(
         )
     height, width = original.shape[:2]
     return {
-        "codec": codec,
-        "version": version,
-        "settings": dict(settings),
-        "file": file,
-        "param": param,
-        "bytes": len(coded.data),
+        **record_head(codec, version, settings, file, param, len(coded.data)),
         "bpp": 8 * len(coded.data) / (height * width),
         "psnr": psnr(original, coded.decoded, 255),
         "ms_ssim": ms_ssim(original, coded.decoded, 255),

@@ -22,6 +22,7 @@ import numpy as np
 
 from inrcodec.modalities.pointcloud import POINTCLOUD, estimate_normals
 from inrcodec.signal import Signal
+from pipelines.bench.report import record_head
 
 Cloud = tuple[str, Signal]  # (file name, point cloud)
 DRACO_BITS = (6, 7, 8, 9, 10, 11, 12, 13, 14)
@@ -102,12 +103,7 @@ def fit_job(arg) -> dict[str, Any]:
 def record(codec: str, version: str, settings: dict[str, Any], file: str, param: float, original: Signal,
            nbytes: int, decoded: Signal, encode_s: float, decode_s: float, **extra) -> dict[str, Any]:
     return {
-        "codec": codec,
-        "version": version,
-        "settings": dict(settings),
-        "file": file,
-        "param": param,
-        "bytes": nbytes,
+        **record_head(codec, version, settings, file, param, nbytes),
         **POINTCLOUD.rate(nbytes, original.meta),
         **POINTCLOUD.metrics(original, decoded),
         "encode_s": encode_s,

@@ -24,6 +24,25 @@ from pipelines.bench.bdrate import bd_psnr, bd_rate, mean_rd_curve
 Record = dict[str, Any]
 
 
+def record_head(codec: str, version: str, settings: dict[str, Any], file: str, param: Any, nbytes: int) -> Record:
+    """The fields every benchmark record starts with, whatever the modality."""
+    return {"codec": codec, "version": version, "settings": dict(settings), "file": file, "param": param,
+            "bytes": nbytes}
+
+
+def files_with_suffixes(inputs: Sequence[Path], suffixes: Sequence[str], what: str, log=print) -> list[Path]:
+    """Files among the inputs with one of ``suffixes``, folders as such files (sorted); other
+    files (a shell glob also matches README or MANIFEST files) are skipped with a note."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        for path in sorted(item.iterdir()) if item.is_dir() else [item]:
+            if path.suffix.lower() in suffixes:
+                paths.append(path)
+            elif not item.is_dir():
+                log(f"skipping {path}: not {what} ({', '.join(suffixes)})")
+    return paths
+
+
 def rd_curves(
     records: Sequence[Record], rate_key: str = "bpp", dist_key: str = "psnr"
 ) -> dict[str, dict[str, Any]]:

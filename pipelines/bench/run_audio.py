@@ -13,7 +13,7 @@ from inrcodec.modalities.audio import AUDIO
 from pipelines.bench.audio_bench import fit_job, load_clips, run_baselines
 from pipelines.bench.audio_codecs import AUDIO_CODECS
 from pipelines.bench.inr_jobs import inr_settings, run_inr_jobs
-from pipelines.bench.report import plot_rd, summarize, summary_table, write_results_json
+from pipelines.bench.report import files_with_suffixes, plot_rd, summarize, summary_table, write_results_json
 
 DEFAULT_TARGETS = (8.0, 16.0, 32.0, 64.0)
 # The rate at which the issue's quality bar compares the codec with MP3.
@@ -21,17 +21,8 @@ BAR_KBPS = 32.0
 
 
 def expand_inputs(inputs: Sequence[Path], log=print) -> list[Path]:
-    """Audio files among the inputs, folders as their audio files (sorted); other files (a
-    shell glob also matches README or MANIFEST files) are skipped with a note."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        candidates = sorted(item.iterdir()) if item.is_dir() else [item]
-        for path in candidates:
-            if path.suffix.lower() in AUDIO.extensions:
-                paths.append(path)
-            elif not item.is_dir():
-                log(f"skipping {path}: not an audio file ({', '.join(AUDIO.extensions)})")
-    return paths
+    """Audio files among the inputs, folders as their audio files (sorted)."""
+    return files_with_suffixes(inputs, AUDIO.extensions, "an audio file", log)
 
 
 def run(

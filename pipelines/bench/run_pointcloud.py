@@ -9,22 +9,15 @@ from pathlib import Path
 from inrcodec.modalities.pointcloud import POINTCLOUD
 from pipelines.bench.inr_jobs import inr_settings, run_inr_jobs
 from pipelines.bench.pointcloud_bench import DRACO_BITS, fit_job, load_clouds, run_baselines
-from pipelines.bench.report import plot_rd, summarize, summary_table, write_results_json
+from pipelines.bench.report import files_with_suffixes, plot_rd, summarize, summary_table, write_results_json
 
 DEFAULT_DEPTHS = (6, 7, 8, 9, 10)
 CODECS = ("draco",)
 
 
 def expand_inputs(inputs: Sequence[Path], log=print) -> list[Path]:
-    """PLY files among the inputs, folders as their PLY files (sorted); others skipped with a note."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        for path in sorted(item.iterdir()) if item.is_dir() else [item]:
-            if path.suffix.lower() in POINTCLOUD.extensions:
-                paths.append(path)
-            elif not item.is_dir():
-                log(f"skipping {path}: not a PLY file")
-    return paths
+    """PLY files among the inputs, folders as their PLY files (sorted)."""
+    return files_with_suffixes(inputs, POINTCLOUD.extensions, "a PLY file", log)
 
 
 def run(
