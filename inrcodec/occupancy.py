@@ -30,8 +30,10 @@ LOGIT_LIMIT = 12 << LOGIT_BITS  # ... and clipped to +-12
 PROB_BITS = 16
 MAX_FRAC_BITS = 16  # weight and bias steps are 2^-f with 0 <= f <= 16
 POSITION_BITS = 4  # the parent's position, to 1/16 of the bounding cube per axis
-FEATURES = len(octree.NEIGHBOUR_OFFSETS) + 3 + 1 + 3  # neighbours, octant, level, position
 _MIRROR = octree.mirrored_neighbour_index()
+_KNOWN_CHILDREN = octree.known_child_neighbour_offsets()
+# Parent's neighbours, child's corner, level, parent's position, phase, known child-level neighbours.
+FEATURES = len(octree.NEIGHBOUR_OFFSETS) + 3 + 1 + 3 + 1 + _KNOWN_CHILDREN.shape[1]
 
 
 def _probability_table() -> np.ndarray:
@@ -48,9 +50,14 @@ def _probability_table() -> np.ndarray:
 PROBABILITY_TABLE = _probability_table()
 
 
-def cell_features(parents: np.ndarray, occupied_cells: np.ndarray, level: int) -> np.ndarray:
-    """(P, 8, FEATURES) uint8 inputs for the children of ``parents``, cells of ``level`` whose
-    occupied neighbours are ``occupied_cells`` (sorted: the whole decoded level)."""
+def cell_features(parents: np.ndarray, occupied_cells: np.ndarray, level: int,
+                  known_children: np.ndarray | None = None) -> np.ndarray:
+    """(P, 8, FEATURES) uint8 inputs for the children of ``parents``: cells of ``level`` whose
+    occupied neighbours are ``occupied_cells`` (sorted: the whole decoded level).
+
+    ``known_children`` (sorted cells of level + 1) marks phase-1 parents: their children see
+    which of their 13 known neighbours (``octree.known_child_neighbour_offsets``) are occupied.
+    """
     neighbours = octree.neighbour_occupancy(parents, occupied_cells, level)  # (P, 26)
     mirrored = neighbours[:, _MIRROR]  # (P, 8, 26)
     count = len(parents)
@@ -58,8 +65,12 @@ def cell_features(parents: np.ndarray, occupied_cells: np.ndarray, level: int) -
     level_column = np.full((count, 8, 1), level + 1)
     position = (parents << POSITION_BITS) >> level if level >= POSITION_BITS else parents << (POSITION_BITS - level)
     position = np.broadcast_to(position[:, None, :], (count, 8, 3))
-    out = np.concatenate([mirrored, octant, level_column, position], axis=2)
-    return out.astype(np.uint8)
+    phase = np.full((count, 8, 1), 0 if known_children is None else 1)
+    known = np.zeros((count, 8, _KNOWN_CHILDREN.shape[1]), bool)
+    if known_children is not None and count:
+        children = octree.children(parents).reshape(count, 8, 1, 3) + _KNOWN_CHILDREN[None]
+        known = octree.occupied(children.reshape(-1, 3), known_children, level + 1).reshape(known.shape)
+    return np.concatenate([mirrored, octant, level_column, position, phase, known], axis=2).astype(np.uint8)
 
 
 class ContextMLP(eqx.Module):

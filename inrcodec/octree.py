@@ -62,6 +62,27 @@ def neighbour_occupancy(cells: np.ndarray, occupied_cells: np.ndarray, level: in
     return occupied(shifted.reshape(-1, 3), occupied_cells, level).reshape(len(cells), -1)
 
 
+def phases(cells: np.ndarray) -> np.ndarray:
+    """0 or 1 per cell: the parity of x + y + z. Each level codes the children of phase-0 cells
+    first; a phase-1 cell's face and corner neighbours are all phase 0, so by the time its
+    children are coded, those neighbours' children are known."""
+    return (cells.sum(axis=1) & 1).astype(np.int64)
+
+
+def known_child_neighbour_offsets() -> np.ndarray:
+    """(8, 13, 3): for child c, the offsets (at the child level) of the 13 neighbours whose
+    parent is a face or corner neighbour of c's parent: known when phase-1 children are coded.
+
+    Listed for the child in the (+, +, +) corner and mirrored into the others, in the same order,
+    so that each input of the network means the same place relative to the child.
+    """
+    toward = [o for o in itertools.product((-1, 0, 1), repeat=3) if sum(v == 1 for v in o) in (1, 3)]
+    out = np.zeros((8, len(toward), 3), np.int64)
+    for c, offset in enumerate(CHILD_OFFSETS):
+        out[c] = np.array(toward) * (2 * offset - 1)
+    return out
+
+
 def mirrored_neighbour_index() -> np.ndarray:
     """(8, 26) index: for child c, neighbour j of the parent seen from c's octant.
 

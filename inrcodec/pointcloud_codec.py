@@ -97,9 +97,17 @@ def voxel_centres(voxels: np.ndarray, meta: dict[str, Any], depth: int) -> np.nd
     return np.asarray(meta["origin"]) + (voxels + 0.5) * (meta["side"] / (1 << depth))
 
 
-def level_masks(levels: list[np.ndarray], level: int) -> np.ndarray:
-    """(P, 8) child occupancy of the cells of ``level``."""
-    return octree.occupied(octree.children(levels[level]), levels[level + 1], level + 1).reshape(-1, 8)
+def coding_order(levels: list[np.ndarray], level: int):
+    """The parents of ``level`` in the order they are coded: (parents, known children, masks)
+    for phase 0, then phase 1 (``octree.phases``). Phase 1 sees the children of phase 0."""
+    cells = levels[level]
+    phase = octree.phases(cells)
+    for part in (0, 1):
+        parents = cells[phase == part]
+        masks = octree.occupied(octree.children(parents), levels[level + 1], level + 1).reshape(-1, 8)
+        # Phase-1 features only look at children of phase-0 parents: the whole next level gives
+        # the encoder the same answers that the decoder gets from what it has decoded so far.
+        yield parents, (levels[level + 1] if part else None), masks
 
 
 def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
@@ -109,12 +117,13 @@ def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
     encoder = constriction.stream.queue.RangeEncoder()
     family = constriction.stream.model.Categorical(perfect=False)
     for level in range(depth):
-        masks = occupancy.masks(level_masks(levels, level))
-        for begin in range(0, len(levels[level]), CODE_CHUNK):
-            parents = levels[level][begin : begin + CODE_CHUNK]
-            probs = occupancy.mask_probabilities(
-                occupancy.child_probabilities(ints, fracs, occupancy.cell_features(parents, levels[level], level)))
-            encoder.encode(masks[begin : begin + CODE_CHUNK].astype(np.int32), family, probs)
+        for parents, known, masks in coding_order(levels, level):
+            symbols = occupancy.masks(masks).astype(np.int32)
+            for begin in range(0, len(parents), CODE_CHUNK):
+                chunk = parents[begin : begin + CODE_CHUNK]
+                features = occupancy.cell_features(chunk, levels[level], level, known)
+                probs = occupancy.mask_probabilities(occupancy.child_probabilities(ints, fracs, features))
+                encoder.encode(symbols[begin : begin + CODE_CHUNK], family, probs)
     return np.asarray(encoder.get_compressed(), dtype="<u4").tobytes()
 
 
@@ -128,19 +137,22 @@ def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.
     family = constriction.stream.model.Categorical(perfect=False)
     cells = np.zeros((1, 3), np.int64)
     for level in range(depth):
-        found = []
-        for begin in range(0, len(cells), CODE_CHUNK):
-            parents = cells[begin : begin + CODE_CHUNK]
-            probs = occupancy.mask_probabilities(
-                occupancy.child_probabilities(ints, fracs, occupancy.cell_features(parents, cells, level)))
-            try:
-                symbols = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-            except (ValueError, RuntimeError, AssertionError) as exc:
-                raise FormatError(f"geometry does not decode: {exc}") from None
-            bits = occupancy.MASK_BITS[symbols].astype(bool)  # (P, 8)
-            found.append(octree.children(parents)[bits.reshape(-1)])
-        if not found:
-            break
+        phase = octree.phases(cells)
+        known, found = None, []
+        for part in (0, 1):
+            parents = cells[phase == part]
+            for begin in range(0, len(parents), CODE_CHUNK):
+                chunk = parents[begin : begin + CODE_CHUNK]
+                features = occupancy.cell_features(chunk, cells, level, known)
+                probs = occupancy.mask_probabilities(occupancy.child_probabilities(ints, fracs, features))
+                try:
+                    symbols = np.asarray(decoder.decode(family, probs), dtype=np.int64)
+                except (ValueError, RuntimeError, AssertionError) as exc:
+                    raise FormatError(f"geometry does not decode: {exc}") from None
+                bits = occupancy.MASK_BITS[symbols].astype(bool)  # (P, 8)
+                found.append(octree.children(chunk)[bits.reshape(-1)])
+            if part == 0:
+                known = octree.unique_cells(np.concatenate(found), level + 1) if found else np.zeros((0, 3), np.int64)
         cells = octree.unique_cells(np.concatenate(found), level + 1)
         # Every occupied cell holds at least one input point.
         if len(cells) > max_cells:
@@ -174,12 +186,12 @@ def _training_set(levels, depth, rng):
     keep = min(1.0, MAX_TRAIN_PARENTS / total)
     features, labels = [], []
     for level in range(depth):
-        parents, masks = levels[level], level_masks(levels, level)
-        if keep < 1.0:
-            chosen = np.sort(rng.choice(len(parents), max(1, round(keep * len(parents))), replace=False))
-            parents, masks = parents[chosen], masks[chosen]
-        features.append(occupancy.cell_features(parents, levels[level], level))
-        labels.append(masks)
+        for parents, known, masks in coding_order(levels, level):
+            if keep < 1.0 and len(parents):
+                chosen = np.sort(rng.choice(len(parents), max(1, round(keep * len(parents))), replace=False))
+                parents, masks = parents[chosen], masks[chosen]
+            features.append(occupancy.cell_features(parents, levels[level], level, known))
+            labels.append(masks)
     return np.concatenate(features), np.concatenate(labels)
 
 
@@ -201,8 +213,8 @@ def _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch) 
 
 
 def _level_bits(ints, fracs, levels, level) -> float:
-    features = occupancy.cell_features(levels[level], levels[level], level)
-    return occupancy.ideal_bits(ints, fracs, features, level_masks(levels, level))
+    return sum(occupancy.ideal_bits(ints, fracs, occupancy.cell_features(parents, levels[level], level, known), masks)
+               for parents, known, masks in coding_order(levels, level))
 
 
 def _tensor_bits(ints) -> float:

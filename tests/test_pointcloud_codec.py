@@ -141,3 +141,15 @@ def test_bad_point_clouds_raise_input_errors_naming_the_file(tmp_path):
         with pytest.raises(InputError, match=fragment) as caught:
             inrcodec.load(path)
         assert str(path) in str(caught.value), name
+
+
+def test_known_child_neighbours_all_have_parents_of_the_other_phase():
+    """Phase-1 children may only look at children of phase-0 parents (decoded before them)."""
+    offsets = octree.known_child_neighbour_offsets()
+    assert offsets.shape == (8, 13, 3)
+    for corner, child_offsets in zip(octree.CHILD_OFFSETS, offsets):
+        assert len({tuple(o) for o in child_offsets}) == 13
+        parent_offsets = (corner + child_offsets) >> 1  # relative to the parent, at the parent level
+        assert np.all(np.count_nonzero(parent_offsets, axis=1) % 2 == 1)
+        phases = octree.phases(np.array([[5, 8, 3]]) + parent_offsets)
+        assert np.all(phases != octree.phases(np.array([[5, 8, 3]])))

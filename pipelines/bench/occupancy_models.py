@@ -24,7 +24,7 @@ import numpy as np
 from inrcodec import occupancy, octree
 from inrcodec.inr import HashGridConfig, SirenConfig
 from inrcodec.modalities.pointcloud import POINTCLOUD
-from inrcodec.pointcloud_codec import level_masks, voxelize
+from inrcodec.pointcloud_codec import coding_order, voxelize
 
 WEIGHT_BITS = 8.0
 
@@ -57,9 +57,11 @@ def ideal_mask_bits(logits: np.ndarray, labels: np.ndarray) -> float:
 def compare(path: str, depth: int, steps: int, seed: int) -> list[dict]:
     signal = POINTCLOUD.read(path)
     levels = octree.levels(voxelize(signal.data, signal.meta, depth), depth)
-    labels = np.concatenate([level_masks(levels, lv) for lv in range(depth)])
-    context_in = np.concatenate([occupancy.cell_features(levels[lv], levels[lv], lv) for lv in range(depth)])
-    position_in = np.concatenate([child_positions(levels[lv], lv, depth) for lv in range(depth)])
+    parts = [(lv, *part) for lv in range(depth) for part in coding_order(levels, lv)]
+    labels = np.concatenate([masks for *_, masks in parts])
+    context_in = np.concatenate([occupancy.cell_features(parents, levels[lv], lv, known)
+                                 for lv, parents, known, _ in parts])
+    position_in = np.concatenate([child_positions(parents, lv, depth) for lv, parents, *_ in parts])
     key = jax.random.PRNGKey(seed)
     families = {
         "context": (occupancy.ContextMLP(16, 2, key), context_in, 1e-2),
