@@ -213,8 +213,10 @@ def _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch) 
 
 
 def _level_bits(ints, fracs, levels, level) -> float:
-    return sum(occupancy.ideal_bits(ints, fracs, occupancy.cell_features(parents, levels[level], level, known), masks)
-               for parents, known, masks in coding_order(levels, level))
+    """Ideal code length of one level's masks, in batches of CODE_CHUNK parents (bounded memory)."""
+    return sum(occupancy.ideal_bits(ints, fracs, occupancy.cell_features(parents[i : i + CODE_CHUNK], levels[level],
+                                                                         level, known), masks[i : i + CODE_CHUNK])
+               for parents, known, masks in coding_order(levels, level) for i in range(0, len(parents), CODE_CHUNK))
 
 
 def _tensor_bits(ints) -> float:
