@@ -5,13 +5,20 @@ import pytest
 from inrcodec import config
 from inrcodec.errors import ConfigError
 
-PRESETS = sorted((Path(__file__).resolve().parents[1] / "configs" / "image").glob("*.yaml"))
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PRESETS = sorted((CONFIGS / "image").glob("*.yaml"))
+CODEC_PRESETS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name != "cluster")
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
-def test_every_shipped_preset_loads(preset):
-    loaded = config.load("image", preset)
+@pytest.mark.parametrize("preset", CODEC_PRESETS, ids=[f"{p.parent.name}/{p.stem}" for p in CODEC_PRESETS])
+def test_every_shipped_preset_loads_for_its_modality(preset):
+    loaded = config.load(preset.parent.name, preset)
     assert loaded.fit.steps >= 1
+
+
+def test_the_written_out_defaults_are_the_defaults():
+    for modality, name in [("audio", "hashgrid"), ("pointcloud", "occupancy")]:
+        assert config.load(modality, CONFIGS / modality / f"{name}.yaml") == config.load(modality), modality
 
 
 def test_presets_exist_for_rate_points_and_budgets():
