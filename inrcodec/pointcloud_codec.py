@@ -12,6 +12,7 @@ voxel merge). Colours come from a hash grid fitted to the input points' colours.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ from inrcodec.signal import Signal
 MAX_TRAIN_PARENTS = 1 << 18
 CODE_CHUNK = 1 << 14  # parents per batch when coding or decoding a level
 FRAC_BITS_CHOICES = range(3, 10)  # weight steps 2^-3 .. 2^-9, chosen by total coded size
+NARROW_SHARE = 0.05  # a network above this share of the estimated size is also tried at half width
 COLOUR_OFFSET = 0.5  # colours are fitted as value / 255 - 0.5
 
 
@@ -49,22 +51,29 @@ def encode_pointcloud(signal: Signal, config, progress=None) -> Encoded:
     levels = octree.levels(voxels, arch.depth)
 
     colour = _fit_colour(signal, arch, config, key_colour, progress) if arch.out_dim else None
-    depth = arch.depth
-    context, fracs = _fit_context(levels, depth, config, key_context, progress)
+    depth, width = arch.depth, arch.context_width
+    fitted = _fit_context(levels, depth, width, config, key_context, progress)
+    # On small clouds the network is a large part of the file: halve it while that pays.
+    while width > 1 and fitted.weight_bits > NARROW_SHARE * fitted.total_bits:
+        narrower = _fit_context(levels, depth, width // 2, config, key_context, progress)
+        if narrower.total_bits >= fitted.total_bits:
+            break
+        width, fitted = width // 2, narrower
+    arch = arch.replace(context_width=width)
     if budget is not None:
-        depth = _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch)
+        depth = _deepest_within(budget, levels, fitted.model, fitted.fracs, colour, signal_chunk, arch)
         if depth < arch.depth:
-            context, fracs = _fit_context(levels, depth, config, key_context, progress)
+            fitted = _fit_context(levels, depth, width, config, key_context, progress)
     while True:
         sized = arch.replace(depth=depth)
-        blob = _pack(signal_chunk, sized, context, fracs, colour, levels)
+        blob = _pack(signal_chunk, sized, fitted.model, fitted.fracs, colour, levels)
         if budget is None or len(blob) * 8 <= budget:
             break
         if depth == 1:
             raise ConfigError(f"rate target too low: even a 2x2x2 octree takes {len(blob)} bytes "
                               f"({8 * len(blob) / meta['points']:.3f} bits per point)")
         depth -= 1
-        context, fracs = _fit_context(levels, depth, config, key_context, progress)
+        fitted = _fit_context(levels, depth, width, config, key_context, progress)
     return Encoded(blob, sized, float("nan"), time.perf_counter() - start, 1)
 
 
@@ -163,25 +172,37 @@ def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.
     return cells
 
 
-def _fit_context(levels, depth, config, key, progress):
+@dataclasses.dataclass
+class FittedContext:
+    """A fitted occupancy network, its power-of-two steps, and its estimated coded size."""
+
+    model: occupancy.ContextMLP
+    fracs: list[int]
+    weight_bits: float
+    total_bits: float  # weights plus all the masks (ideal code lengths)
+
+
+def _fit_context(levels, depth, width, config, key, progress) -> FittedContext:
     """Fit the occupancy network on the levels above ``depth``; quantise it at the best steps."""
-    features, labels = _training_set(levels, depth, np.random.default_rng(config.seed))
+    features, labels, coverage = _training_set(levels, depth, np.random.default_rng(config.seed))
     report = (lambda d, t, loss: progress("fit", d, t, loss)) if progress else None
-    model = occupancy.fit(features, labels, width=config.arch.context_width, depth=config.arch.context_depth,
+    model = occupancy.fit(features, labels, width=width, depth=config.arch.context_depth,
                           steps=config.fit.steps, lr=config.fit.lr, batch_size=config.fit.batch_size or 4096,
                           key=key, progress=report)
     n_leaves = len(jax.tree_util.tree_leaves(model))
     best = None
     for frac in FRAC_BITS_CHOICES:
         ints = [quantize.quantize(np.asarray(leaf), -8 * frac) for leaf in jax.tree_util.tree_leaves(model)]
-        cost = _tensor_bits(ints) + occupancy.ideal_bits(ints, [frac] * n_leaves, features, labels)
-        if best is None or cost < best[0]:
-            best = (cost, model, [frac] * n_leaves)
-    return best[1], best[2]
+        weight_bits = _tensor_bits(ints)
+        total = weight_bits + occupancy.ideal_bits(ints, [frac] * n_leaves, features, labels) / coverage
+        if best is None or total < best.total_bits:
+            best = FittedContext(model, [frac] * n_leaves, weight_bits, total)
+    return best
 
 
 def _training_set(levels, depth, rng):
-    """Features and child masks of (a uniform sample of at most MAX_TRAIN_PARENTS) parents."""
+    """Features and child masks of (a uniform sample of at most MAX_TRAIN_PARENTS) parents, and
+    the fraction of all parents they are."""
     total = sum(len(levels[level]) for level in range(depth))
     keep = min(1.0, MAX_TRAIN_PARENTS / total)
     features, labels = [], []
@@ -192,7 +213,8 @@ def _training_set(levels, depth, rng):
                 parents, masks = parents[chosen], masks[chosen]
             features.append(occupancy.cell_features(parents, levels[level], level, known))
             labels.append(masks)
-    return np.concatenate(features), np.concatenate(labels)
+    labels = np.concatenate(labels)
+    return np.concatenate(features), labels, len(labels) / total
 
 
 def _deepest_within(budget, levels, context, fracs, colour, signal_chunk, arch) -> int:

@@ -153,3 +153,11 @@ def test_known_child_neighbours_all_have_parents_of_the_other_phase():
         assert np.all(np.count_nonzero(parent_offsets, axis=1) % 2 == 1)
         phases = octree.phases(np.array([[5, 8, 3]]) + parent_offsets)
         assert np.all(phases != octree.phases(np.array([[5, 8, 3]])))
+
+
+def test_a_small_cloud_gets_a_narrower_network_when_that_makes_the_file_smaller(tmp_path):
+    points, _ = sphere_cloud(400, seed=4)
+    path = write_ply(tmp_path / "small.ply", points)
+    blob = inrcodec.encode(path, overrides=[*FAST_POINTS, "arch.depth=6", "arch.context_width=16"])
+    assert inrcodec.info(blob)["architecture"]["context_width"] < 16
+    assert voxel_set(inrcodec.decode(blob).data, 6) == voxel_set(points, 6)
