@@ -356,6 +356,9 @@ class _progress:
 
 
 def main() -> None:
+    from inrcodec.compile_cache import configure_environment
+
+    configure_environment()
     app()
 
 

@@ -1,0 +1,32 @@
+"""Where the command line keeps compiled programs, and how a user turns that off."""
+
+from inrcodec import compile_cache
+
+
+def test_cache_goes_under_the_user_cache_home_and_into_the_environment(tmp_path, monkeypatch):
+    for name in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", compile_cache.CACHE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = compile_cache.configure_environment()
+    assert folder == tmp_path / "inrcodec" / "xla" and folder.is_dir()
+    import os
+
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(folder)
+
+
+def test_off_disables_and_a_users_own_jax_cache_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.setenv(compile_cache.CACHE_ENV, "off")
+    assert compile_cache.configure_environment() is None
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(tmp_path / "ours"))
+    assert compile_cache.configure_environment() == tmp_path / "mine"
+    assert not (tmp_path / "ours").exists()
+
+
+def test_an_unwritable_place_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(blocker / "cache"))
+    assert compile_cache.configure_environment() is None
