@@ -3,8 +3,9 @@
     python -m pipelines.batch.throughput data/kodim23.png --count 16 --size 64 --workers 1,2
 
 Cuts ``--count`` tiles of ``--size`` pixels from the image, codes them with ``inrcodec batch``'s
-pipeline on a fresh local Ray per worker count (start-up and compilation included, as a user
-would see them), and prints signals/minute and the scaling efficiency against one worker.
+pipeline on a fresh local Ray per worker count (start-up included, as a user would see it), and
+prints signals/minute and the scaling efficiency against one worker. Compiled programs are cached
+on disk as by the command line; ``--warm`` fills the cache before timing.
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,2", help="Comma-separated worker counts.")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--bpp", type=float, default=1.0)
+    parser.add_argument("--warm", action="store_true",
+                        help="Fill the compilation cache first, so every worker count sees it warm (as repeated batches do).")
     args = parser.parse_args(argv)
 
+    from inrcodec.compile_cache import configure_environment
+
+    configure_environment()  # as `inrcodec batch` does; workers inherit it
     from pipelines.batch.inputs import collect
     from pipelines.batch.run import timed_run
 
@@ -44,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         tiles = Path(tmp) / "tiles"
         tiles.mkdir()
         make_tiles(args.image, args.count, args.size, tiles)
+        if args.warm:
+            timed_run(collect(tiles, Path(tmp) / "warm"), Path(tmp) / "warm",
+                      options={"bpp": args.bpp, "steps": args.steps}, num_cpus=1)
         for workers in (int(w) for w in args.workers.split(",")):
             out = Path(tmp) / f"out{workers}"
             records, seconds = timed_run(collect(tiles, out), out, options={"bpp": args.bpp, "steps": args.steps},
