@@ -81,8 +81,8 @@ def decode_pointcloud(parsed: container.Container, meta: dict[str, Any], arch: P
     """Rebuild the point cloud (and its colours) from a parsed container."""
     if parsed.geometry is None:
         raise FormatError("point-cloud file without a geometry chunk")
-    model = weights.decode(arch, parsed.tensors, parsed.payload)
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
+    model = weights.from_ints(arch, ints, codes)
     n_context = len(jax.tree_util.tree_leaves(model.context))
     fracs = _frac_bits(codes[:n_context])
     occupancy.check_tensors(ints[:n_context])

@@ -83,5 +83,9 @@ def decode_ints(config: ArchConfig, table: bytes, payload: bytes) -> tuple[list[
 
 def decode(config: ArchConfig, table: bytes, payload: bytes):
     """Rebuild the dequantised model from its chunks."""
-    ints, codes = decode_ints(config, table, payload)
+    return from_ints(config, *decode_ints(config, table, payload))
+
+
+def from_ints(config: ArchConfig, ints: Sequence[np.ndarray], codes: Sequence[int]):
+    """The dequantised model from integer tensors and their step codes."""
     return with_leaves(skeleton(config), [quantize.dequantize(q, c) for q, c in zip(ints, codes)])

@@ -14,7 +14,7 @@ import numpy as np
 
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
-from inrcodec.errors import FormatError, InputError, InrcodecError, OutputError
+from inrcodec.errors import ConfigError, FormatError, InputError, InrcodecError, OutputError
 from inrcodec.inr import ArchConfig
 from inrcodec.modalities.base import Modality, check_readable_file, register
 from inrcodec.signal import Signal
@@ -87,8 +87,6 @@ class PointCloud(Modality):
 
     def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
         if arch.name != "pointfields":
-            from inrcodec.errors import ConfigError
-
             raise ConfigError(f"point clouds are coded with the pointfields architecture, not {arch.name}")
         return arch.replace(out_dim=3 if signal.meta["colour"] else 0)
 
@@ -101,8 +99,6 @@ class PointCloud(Modality):
         from inrcodec.pointcloud_codec import decode_pointcloud
 
         if scale != 1.0:
-            from inrcodec.errors import ConfigError
-
             raise ConfigError("--scale applies to images, audio and video; a point cloud decodes at its coded depth")
         return decode_pointcloud(parsed, meta, arch)
 
