@@ -53,9 +53,13 @@ def load(path: str | os.PathLike) -> Signal:
 
 
 def save(signal: Signal, path: str | os.PathLike, *, force: bool = True) -> None:
-    """Write a signal atomically in the format named by the path's extension."""
+    """Write a signal atomically in the format named by the path's extension (video: a path
+    without one is a new folder of PNG frames)."""
     path = check_output(Path(path), force=force)
     modality = REGISTRY[signal.modality]
+    if path.suffix == "" and modality.writes_folders:
+        modality.write(signal, path)  # staged in a hidden folder and renamed into place
+        return
     if path.suffix.lower() not in modality.extensions:
         raise OutputError(f"{path}: cannot write {signal.modality} as {path.suffix or '(no extension)'!r}; "
                           f"use one of {' '.join(modality.extensions)}")
@@ -144,20 +148,22 @@ def _naming(source):
         raise
 
 
-def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0) -> Signal:
-    """Rebuild the signal from .inrc bytes or a path; ``scale`` renders at another resolution."""
-    if not (0 < scale <= 16):
-        raise ConfigError(f"scale must be in (0, 16], got {scale}")
+def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0, fps_scale: float = 1.0) -> Signal:
+    """Rebuild the signal from .inrc bytes or a path; ``scale`` renders at another resolution,
+    ``fps_scale`` a video at another frame rate (2: one new frame between each two)."""
+    for name, value in (("scale", scale), ("fps scale", fps_scale)):
+        if not (0 < value <= 16):
+            raise ConfigError(f"{name} must be in (0, 16], got {value}")
     with _naming(source):
-        return _decode(_read_blob(source), scale)
+        return _decode(_read_blob(source), scale, fps_scale)
 
 
-def _decode(blob: bytes, scale: float) -> Signal:
+def _decode(blob: bytes, scale: float, fps_scale: float = 1.0) -> Signal:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
     arch = read_arch(parsed.model)
     modality.check_arch(arch, meta)
-    return modality.decode(parsed, meta, arch, scale)
+    return modality.decode(parsed, meta, arch, scale, fps_scale)
 
 
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:

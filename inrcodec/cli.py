@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_DECODE_SUFFIX = {"image": ".png", "audio": ".wav"}
+DEFAULT_DECODE_SUFFIX = {"image": ".png", "audio": ".wav", "video": ".mkv"}
 
 
 # Options that several commands share.
@@ -131,6 +131,8 @@ def _extent(signal) -> str:
     """How long a time signal is, or how many points a cloud has: a prefix of the summary line."""
     if signal.modality == "pointcloud":
         return f"{len(signal.data)} points, "
+    if signal.modality == "video":
+        return f"{signal.meta['frames']} frames, "
     if signal.sample_rate is None:
         return ""
     return f"{signal.data.shape[0] / signal.sample_rate:.2f} s, "
@@ -142,15 +144,17 @@ def decode(
     input: Annotated[Path, typer.Argument(help="A .inrc file.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output signal file (default: beside the input).")] = None,
     scale: Annotated[float, typer.Option(help="Render at this multiple of the original resolution.")] = 1.0,
+    fps_scale: Annotated[float, typer.Option(help="Video: render this multiple of the frame rate (2 adds a frame between each two).")] = 1.0,
     force: ForceOption = False,
 ) -> None:
-    """Rebuild the signal from a .inrc file."""
+    """Rebuild the signal from a .inrc file (video: .mkv/.avi lossless, .y4m, .mp4/.mov/.webm, or a new folder of PNGs)."""
     _positive("scale", scale)
+    _positive("fps-scale", fps_scale)
     from inrcodec import api, files
 
     if output is not None:  # refuse before the work, not after it
         files.check_output(output, force=force, inputs=(input,))
-    signal = api.decode(input, scale=scale)
+    signal = api.decode(input, scale=scale, fps_scale=fps_scale)
     output = output or input.with_suffix(DEFAULT_DECODE_SUFFIX.get(signal.modality, ".out"))
     files.check_output(output, force=force, inputs=(input,))
     api.save(signal, output, force=force)
@@ -296,6 +300,29 @@ def bench_pointcloud(
     Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
     targets = _bench_targets(inputs, depths, jobs, "--depths")
     from pipelines.bench.run_pointcloud import run
+
+    _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
+               label=label, jobs=jobs)
+
+
+@bench_app.command("video")
+@user_errors
+def bench_video(
+    inputs: Annotated[list[Path], typer.Argument(help="Video files (Y4M/MP4/MKV/...) or folders of them.")],
+    out: BenchOut = Path("results/video"),
+    codecs: BenchCodecs = "x264,x265,av1",
+    rates: Annotated[str, typer.Option(help="Target bpp of the codec under test, comma-separated; empty: baselines only.")] = "0.03,0.06,0.12,0.24",
+    steps: StepsPerFit = None,
+    config: BenchConfig = None,
+    set_: SetOption = None,
+    label: BenchLabel = "inrcodec",
+    jobs: BenchJobs = 1,
+) -> None:
+    """Code video clips with inrcodec and x264 / x265 / AV1 (CRF sweeps); write RD curves, BD-rates and a plot.
+
+    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
+    targets = _bench_targets(inputs, rates, jobs)
+    from pipelines.bench.run_video import run
 
     _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
                label=label, jobs=jobs)

@@ -68,6 +68,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "fit": {"steps": 1000, "lr": 0.03, "batch_size": 262144, "steps_per_call": 50},
         "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
+    # Random batches of 2^16 pixels bound the fit's memory whatever the clip's length.
+    "video": {
+        "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 16384, "base_res": 8,
+                 "mlp_width": 32, "mlp_depth": 1},
+        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 65536, "steps_per_call": 50},
+        "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
+    },
     # The octree's occupancy network learns from parents' child masks, in batches of 4096
     # parents; depth 10 is the MPEG 1024-cell grid over the longest side.
     "pointcloud": {

@@ -11,8 +11,9 @@ from inrcodec.modalities.base import (
 )
 from inrcodec.modalities.image import IMAGE
 from inrcodec.modalities.pointcloud import POINTCLOUD
+from inrcodec.modalities.video import VIDEO
 
 __all__ = [
     "AUDIO", "BY_WIRE_CODE", "IMAGE", "REGISTRY", "Modality", "modality_for_path", "POINTCLOUD",
-    "read_signal_chunk", "write_signal_chunk",
+    "read_signal_chunk", "VIDEO", "write_signal_chunk",
 ]

@@ -27,6 +27,7 @@ class Modality:
     coord_dim: ClassVar[int]  # input dimension of the network: 2 for (x, y), 1 for time
     extensions: ClassVar[tuple[str, ...]]
     rate_unit: ClassVar[str]
+    writes_folders: ClassVar[bool] = False  # a path without extension is written as a folder
 
     def read(self, path: Path) -> Signal:
         raise NotImplementedError
@@ -88,8 +89,17 @@ class Modality:
 
         return encode_signal(signal, config, progress)
 
-    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float) -> Signal:
+    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         """Rebuild the signal from a parsed container: render the INR at every sample."""
+        if fps_scale != 1.0:
+            raise ConfigError(f"--fps-scale applies to video; this file holds {self.name}")
+        samples = round(self.sample_count(meta) * scale**arch.in_dim)
+        values = self.render(parsed, arch, samples, lambda: self.render_coords(meta, scale))
+        return self.from_values(values, meta, scale)
+
+    def render(self, parsed, arch: ArchConfig, samples: int, make_coords) -> np.ndarray:
+        """The network of a parsed container at ``make_coords()``, after checking that ``samples``
+        renders are within the decoder's memory and work limits (nothing is allocated before)."""
         import jax.numpy as jnp
 
         from inrcodec import weights
@@ -97,7 +107,6 @@ class Modality:
 
         if parsed.geometry is not None:
             raise FormatError(f"unexpected geometry chunk in a {self.name} file")
-        samples = self.sample_count(meta) * scale**arch.in_dim
         if samples > MAX_RENDER_SAMPLES:
             raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
                               "use a smaller --scale")
@@ -105,10 +114,10 @@ class Modality:
             raise FormatError(f"a render of {samples:.0f} samples at {arch.macs_per_sample()} MACs each exceeds "
                               f"the decoder's limit of {MAX_RENDER_MACS} MACs")
         model = weights.decode(arch, parsed.tensors, parsed.payload)
-        values = np.asarray(render(model, jnp.asarray(self.render_coords(meta, scale))))
+        values = np.asarray(render(model, jnp.asarray(make_coords())))
         if not np.all(np.isfinite(values)):
             raise FormatError("decoded network produced non-finite values; the file is corrupt")
-        return self.from_values(values, meta, scale)
+        return values
 
 
 def check_readable_file(path: Path) -> Path:

@@ -95,9 +95,11 @@ class PointCloud(Modality):
 
         return encode_pointcloud(signal, config, progress)
 
-    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float) -> Signal:
+    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         from inrcodec.pointcloud_codec import decode_pointcloud
 
+        if fps_scale != 1.0:
+            raise ConfigError("--fps-scale applies to video; this file holds a point cloud")
         if scale != 1.0:
             raise ConfigError("--scale applies to images, audio and video; a point cloud decodes at its coded depth")
         return decode_pointcloud(parsed, meta, arch)
