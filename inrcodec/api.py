@@ -25,6 +25,7 @@ from inrcodec.inr import read_arch
 from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
 from inrcodec.modalities.base import check_readable_file
 from inrcodec.modalities.pointcloud import to_open3d  # noqa: F401  (re-exported as inrcodec.to_open3d)
+from inrcodec.segments import inner_files
 from inrcodec.signal import Signal
 
 Source = str | os.PathLike | Signal
@@ -161,6 +162,8 @@ def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0, fps_scale: 
 def _decode(blob: bytes, scale: float, fps_scale: float = 1.0) -> Signal:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
+    if parsed.segments is not None:
+        return modality.join([_decode(inner, scale, fps_scale) for inner in inner_files(parsed, modality, meta)])
     arch = read_arch(parsed.model)
     modality.check_arch(arch, meta)
     return modality.decode(parsed, meta, arch, scale, fps_scale)
@@ -169,8 +172,15 @@ def _decode(blob: bytes, scale: float, fps_scale: float = 1.0) -> Signal:
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:
     """The integer tensors of a file, exactly as parsed (identical on every machine)."""
     with _naming(source):
-        parsed = container.unpack(_read_blob(source))
-        return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
+        return _decode_integers(_read_blob(source))
+
+
+def _decode_integers(blob: bytes) -> list[np.ndarray]:
+    parsed = container.unpack(blob)
+    if parsed.segments is not None:
+        modality, meta = read_signal_chunk(parsed.signal)
+        return [q for inner in inner_files(parsed, modality, meta) for q in _decode_integers(inner)]
+    return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
 
 
 def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
@@ -182,6 +192,20 @@ def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
 def _info(blob: bytes) -> dict[str, Any]:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
+    if parsed.segments is not None:
+        segments = [_info(inner) for inner in inner_files(parsed, modality, meta)]
+        return {
+            "format_version": "%d.%d" % parsed.version,
+            "modality": modality.name,
+            "signal": meta,
+            "parameters": sum(s["parameters"] for s in segments),
+            "segments": [{k: s[k] for k in ("signal", "architecture", "parameters", "macs_per_sample", "bytes")}
+                         for s in segments],
+            "bytes": {"total": len(blob), **parsed.chunk_sizes(),
+                      "framing": len(blob) - sum(parsed.chunk_sizes().values())},
+            "rate": modality.rate(len(blob), meta),
+            "crc32": f"{int.from_bytes(blob[-4:], 'little'):08x}",
+        }
     arch = read_arch(parsed.model)
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
     paths = [jax_path for jax_path in _leaf_names(arch)]

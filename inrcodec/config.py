@@ -68,11 +68,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "fit": {"steps": 1000, "lr": 0.03, "batch_size": 262144, "steps_per_call": 50},
         "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
-    # Random batches of 2^16 pixels bound the fit's memory whatever the clip's length.
+    # Random batches of 2^16 pixels; clips of more than 2^22 pixels (48 frames of 480x180) are
+    # coded in segments of whole frames, which bounds the encoder's memory (about 30 bytes a pixel).
     "video": {
         "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 16384, "base_res": 8,
                  "mlp_width": 32, "mlp_depth": 1},
-        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 65536, "steps_per_call": 50},
+        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 65536, "steps_per_call": 50, "max_samples": 1 << 22},
         "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
     # The octree's occupancy network learns from parents' child masks, in batches of 4096

@@ -21,7 +21,7 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1  # 1.1 added the geometry chunk
+FORMAT_MINOR = 2  # 1.1 added the geometry chunk, 1.2 the segments chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
@@ -29,11 +29,14 @@ TAG_MODEL = 0x02  # architecture code + hyper-parameters
 TAG_TENSORS = 0x03  # tensor table: quantisation step and entropy model per tensor
 TAG_PAYLOAD = 0x04  # entropy-coded integers
 TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-cloud files)
+# A signal coded as consecutive segments in time, each a complete .inrc file of its own: in
+# place of the model, tensors and payload chunks (see inrcodec/segments.py).
+TAG_SEGMENTS = 0x06
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
 TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
-             TAG_GEOMETRY: "geometry"}
+             TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +44,11 @@ class Container:
     """The parsed chunks of one .inrc file."""
 
     signal: bytes
-    model: bytes
-    tensors: bytes
-    payload: bytes
+    model: bytes = b""
+    tensors: bytes = b""
+    payload: bytes = b""
     geometry: bytes | None = None
+    segments: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
@@ -52,6 +56,8 @@ class Container:
         return {TAG_NAMES[t]: len(b) for t, b in self._tagged()}
 
     def _tagged(self) -> list[tuple[int, bytes]]:
+        if self.segments is not None:
+            return [(TAG_SIGNAL, self.signal), (TAG_SEGMENTS, self.segments)]
         chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
         return chunks + ([(TAG_GEOMETRY, self.geometry)] if self.geometry is not None else [])
 
@@ -103,6 +109,12 @@ def unpack(blob: bytes) -> Container:
         if tag in chunks:
             raise FormatError(f"duplicate {TAG_NAMES[tag]} chunk")
         chunks[tag] = data
+    if TAG_SEGMENTS in chunks:
+        extra = [TAG_NAMES[t] for t in chunks if t not in (TAG_SIGNAL, TAG_SEGMENTS)]
+        if TAG_SIGNAL not in chunks or extra:
+            raise FormatError(f"a segmented file holds a signal and a segments chunk only, not {extra or 'no signal'}")
+        return Container(chunks[TAG_SIGNAL], segments=chunks[TAG_SEGMENTS], version=(major, minor),
+                         skipped_optional=skipped)
     missing = [TAG_NAMES[t] for t in REQUIRED_TAGS if t not in chunks]
     if missing:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")

@@ -34,6 +34,9 @@ class FitConfig:
     # toward the rate target when there is one.
     grid_step_code: int = -32
     lmbda: float = 1e-3
+    # Samples one network fits at most (0: no limit); longer signals are coded in segments
+    # along time (inrcodec/segments.py), which bounds the encoder's memory.
+    max_samples: int = 0
 
 
 @dataclasses.dataclass

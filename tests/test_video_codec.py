@@ -112,3 +112,35 @@ def test_header_out_of_bounds_is_a_format_error():
         w.uvarint(value)
     with pytest.raises(FormatError, match="out of bounds"):
         VIDEO.read_meta(Reader(w.getvalue(), what="video header"))
+
+
+def test_a_clip_longer_than_max_samples_is_coded_in_segments_within_the_target(tmp_path):
+    clip = moving_clip(frames=7)
+    overrides = (*FAST_VIDEO, f"fit.max_samples={3 * 12 * 16}")  # three frames per segment at most
+    report = inrcodec.encode_report(clip, bpp=8.0, overrides=overrides)
+    assert 8 * len(report.blob) <= 8.0 * 7 * 12 * 16
+    header = inrcodec.info(report.blob)
+    assert [s["signal"]["frames"] for s in header["segments"]] == [3, 2, 2]
+    assert header["bytes"]["total"] == len(report.blob) and header["format_version"] == "1.2"
+    decoded = inrcodec.decode(report.blob)
+    assert decoded.data.shape == clip.data.shape and decoded.meta["frames"] == 7
+    assert np.array_equal(decoded.data, report.signal.data)
+    assert sum(q.size for q in inrcodec.decode_integers(report.blob)) == header["parameters"]
+    assert inrcodec.decode(report.blob, fps_scale=2).data.shape[0] == 14
+
+
+def test_segments_that_do_not_make_up_the_header_are_a_format_error():
+    from inrcodec import container
+
+    blob = inrcodec.encode(moving_clip(frames=4), overrides=(*FAST_VIDEO, f"fit.max_samples={2 * 12 * 16}"))
+    parsed = container.unpack(blob)
+    inner = inrcodec.encode(moving_clip(frames=1), overrides=("fit.steps=10",))
+    from inrcodec.bitstream import Writer
+
+    w = Writer()
+    w.uvarint(1)
+    w.uvarint(len(inner))
+    w.raw(inner)  # one frame where the header says four
+    forged = container.pack(container.Container(parsed.signal, segments=w.getvalue()))
+    with pytest.raises(FormatError, match="segments do not make up"):
+        inrcodec.decode(forged)

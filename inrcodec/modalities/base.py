@@ -84,10 +84,30 @@ class Modality:
         raise NotImplementedError
 
     def encode(self, signal: Signal, config, progress=None):
-        """Fit and code ``signal`` into an ``encoder.Encoded``: one INR over all samples."""
+        """Fit and code ``signal`` into an ``encoder.Encoded``: one INR over all samples, or one
+        per segment when there are more than ``fit.max_samples``."""
         from inrcodec.encoder import encode_signal
+        from inrcodec.segments import encode_segments, segment_count
 
+        count = segment_count(self, signal, config.fit.max_samples)
+        if count > 1:
+            return encode_segments(self, signal, config, count, progress)
         return encode_signal(signal, config, progress)
+
+    # Segments along time (inrcodec/segments.py), for modalities that have a time axis.
+    def time_steps(self, meta: dict[str, Any]) -> int:
+        """Length of the time axis that segments cut (frames, samples); 1 without one."""
+        return 1
+
+    def split(self, signal: Signal, count: int) -> list[Signal]:
+        raise ConfigError(f"a {self.name} cannot be coded in segments; raise fit.max_samples")
+
+    def join(self, parts: list[Signal]) -> Signal:
+        raise FormatError(f"a {self.name} file cannot hold segments")
+
+    def check_segments(self, meta: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+        """Raise FormatError unless segments with headers ``parts`` make up the signal ``meta``."""
+        raise FormatError(f"a {self.name} file cannot hold segments")
 
     def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         """Rebuild the signal from a parsed container: render the INR at every sample."""
