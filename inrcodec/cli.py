@@ -179,7 +179,7 @@ def batch(
         "-o", "--out", help="Output folder: .inrc files mirror the inputs; results.jsonl lists them.")],
     address: Annotated[Optional[str], typer.Option(
         help="Ray cluster: 'auto', 'ray://host:10001'; default: a local Ray for this run.")] = None,
-    bpp: Annotated[Optional[float], typer.Option(help="Rate target of every image, bits per pixel.")] = None,
+    bpp: Annotated[Optional[float], typer.Option(help="Rate target of every image and video (bits per pixel) and point cloud (bits per point).")] = None,
     kbps: Annotated[Optional[float], typer.Option(help="Rate target of every audio clip, kbit/s.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML preset for every signal.")] = None,
     steps: StepsPerFit = None,

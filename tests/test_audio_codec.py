@@ -105,3 +105,12 @@ def test_real_speech_excerpt_round_trip():
 
 def _signal(data: np.ndarray, rate: int = 8000) -> Signal:
     return Signal("audio", data, {"sample_rate": rate, "channels": data.shape[1], "frames": data.shape[0], "subtype": "PCM_16"})
+
+
+def test_long_clip_in_segments_keeps_length_and_target():
+    signal = _signal(tone_clip(0.25, 8000))
+    report = inrcodec.encode_report(signal, kbps=32, overrides=(*FAST_AUDIO, "fit.max_samples=800"))
+    assert [s["signal"]["frames"] for s in inrcodec.info(report.blob)["segments"]] == [667, 667, 666]
+    assert report.rate["kbps"] <= 32 and report.metrics["snr"] > 3
+    decoded = inrcodec.decode(report.blob)
+    assert decoded.data.shape == (2000, 1) and decoded.sample_rate == 8000
