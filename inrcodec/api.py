@@ -109,8 +109,12 @@ def encode_report(
     target = bpp if bpp is not None else kbps
     codec_config = make_config(signal.modality, config=config, target=target, steps=steps, seed=seed,
                                overrides=overrides)
+    return measure(signal, REGISTRY[signal.modality].encode(signal, codec_config, progress))
+
+
+def measure(signal: Signal, encoded) -> EncodeReport:
+    """The report of an ``encoder.Encoded`` file of ``signal``: decode it, measure rate and distortion."""
     modality = REGISTRY[signal.modality]
-    encoded = modality.encode(signal, codec_config, progress)
     decoded = decode(encoded.blob)
     return EncodeReport(
         blob=encoded.blob,

@@ -33,24 +33,38 @@ def segment_count(modality, signal, max_samples: int) -> int:
 
 
 def encode_segments(modality, signal, config, count: int, progress=None):
-    """Encode ``signal`` as ``count`` segments, each with the same rate target per sample, less
-    a share of the outer file's framing so that the whole file keeps the target."""
-    from inrcodec.encoder import Encoded, encode_signal
+    """Encode ``signal`` as ``count`` segments, one after another."""
+    from inrcodec.encoder import encode_signal
+
+    segment_config, parts = plan(modality, signal, config, count)
+    return assemble(modality, signal, [encode_signal(part, segment_config, progress) for part in parts])
+
+
+def plan(modality, signal, config, count: int):
+    """The segments of ``signal`` and the config each is encoded with: the same rate target per
+    sample, less a share of the outer file's framing so that the whole file keeps the target.
+    The segments are independent: they may be encoded in any order, on any machine."""
     from inrcodec.modalities import write_signal_chunk
 
-    signal_chunk = write_signal_chunk(modality, signal.meta)
     if config.rate.target > 0:
         budget = modality.budget_bits(config.rate.target, signal.meta)
-        framing = 8 * (32 + len(signal_chunk) + 4 * count)
+        framing = 8 * (32 + len(write_signal_chunk(modality, signal.meta)) + 4 * count)
         config = dataclasses.replace(config, rate=dataclasses.replace(
             config.rate, target=config.rate.target * max(budget - framing, 1.0) / budget))
-    parts = [encode_signal(part, config, progress) for part in modality.split(signal, count)]
+    return config, modality.split(signal, count)
+
+
+def assemble(modality, signal, parts):
+    """One ``encoder.Encoded`` file from the encoded segments of ``signal``, in time order."""
+    from inrcodec.encoder import Encoded
+    from inrcodec.modalities import write_signal_chunk
+
     w = Writer()
     w.uvarint(len(parts))
     for part in parts:
         w.uvarint(len(part.blob))
         w.raw(part.blob)
-    blob = container.pack(container.Container(signal_chunk, segments=w.getvalue()))
+    blob = container.pack(container.Container(write_signal_chunk(modality, signal.meta), segments=w.getvalue()))
     psnr = sum(p.search_psnr for p in parts) / len(parts)
     return Encoded(blob, parts[0].arch, psnr, sum(p.fit_seconds for p in parts), max(p.attempts for p in parts))
 
