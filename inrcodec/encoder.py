@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, quantize, weights
+from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.config import CodecConfig
 from inrcodec.errors import ConfigError
 from inrcodec.fit import RateTerm, schedule, train
@@ -47,6 +48,7 @@ class Encoded:
     attempts: int
 
 
+@releases_compiled_programs
 def encode_signal(signal: Signal, config: CodecConfig, progress: Progress | None = None) -> Encoded:
     """Encode ``signal`` under ``config``; with a rate target the file is at most that size."""
     modality = REGISTRY[signal.modality]

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, occupancy, octree, quantize, weights
+from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.encoder import Encoded, grid_rate
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import render, schedule, train
@@ -38,6 +39,7 @@ NARROW_SHARE = 0.05  # a network above this share of the estimated size is also 
 COLOUR_OFFSET = 0.5  # colours are fitted as value / 255 - 0.5
 
 
+@releases_compiled_programs
 def encode_pointcloud(signal: Signal, config, progress=None) -> Encoded:
     """Encode a point cloud; with ``rate.target`` (bits per input point) the file fits it."""
     start = time.perf_counter()

@@ -85,7 +85,7 @@ def _bad_files(tmp_path):
     nan_file = write_clip(tmp_path / "nan.wav", nan, 8000, "FLOAT")
     return {"empty": (empty, "empty"), "text named .wav": (text, "not a readable audio file"),
             "zero-length": (silent, "no samples"), "NaN samples": (nan_file, "NaN"),
-            "unsupported format": (tmp_path / "clip.mp4", "unsupported file type")}
+            "unsupported format": (tmp_path / "clip.mid", "unsupported file type")}
 
 
 def test_bad_inputs_raise_input_error_naming_the_file(tmp_path):

@@ -34,7 +34,12 @@ POINTCLOUD_CASES = {
                           "arch.colour_levels=4", "arch.colour_table_size=64", "arch.colour_max_res=16",
                           "arch.colour_mlp_width=8"),
 }
-SUFFIX = {"image": ".png", "audio": ".wav", "pointcloud": ".ply"}
+# A clip coded in two segments (format 1.2), two frames each.
+VIDEO_CASES = {
+    "video-segments": ("fit.steps=150", "fit.steps_per_call=50", "fit.batch_size=1024", "arch.levels=4",
+                       "arch.table_size=128", "arch.mlp_width=8", "fit.max_samples=512", "rate.target=6"),
+}
+SUFFIX = {"image": ".png", "audio": ".wav", "pointcloud": ".ply", "video": ".mkv"}
 
 
 def integer_digest(blob: bytes) -> str:
@@ -56,7 +61,7 @@ def output_digest(blob: bytes) -> str:
 
 def golden_signals():
     """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone,
-    300 coloured points on a sphere."""
+    300 coloured points on a sphere, four 12x16 frames of a drifting gradient."""
     import tempfile
 
     from inrcodec.modalities.pointcloud import POINTCLOUD
@@ -64,13 +69,14 @@ def golden_signals():
     from tests.audio_clips import tone_clip
     from tests.conftest import crop_of_sample
     from tests.point_clouds import sphere_cloud, write_ply
+    from tests.video_clips import moving_clip
 
     image = Signal("image", crop_of_sample(24), {"height": 24, "width": 24, "channels": 3, "bits": 8})
     clip = tone_clip(0.25, 8000)
     audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
     with tempfile.TemporaryDirectory() as folder:
         cloud = POINTCLOUD.read(write_ply(Path(folder) / "sphere.ply", *sphere_cloud(300)))
-    cases = [(image, IMAGE_CASES), (audio, AUDIO_CASES), (cloud, POINTCLOUD_CASES)]
+    cases = [(image, IMAGE_CASES), (audio, AUDIO_CASES), (cloud, POINTCLOUD_CASES), (moving_clip(frames=4), VIDEO_CASES)]
     return {name: (signal, o) for signal, table in cases for name, o in table.items()}
 
 
