@@ -71,7 +71,9 @@ def assemble(modality, signal, parts):
 
 def inner_files(parsed: container.Container, modality, meta) -> list[bytes]:
     """The inner files of a segmented container, checked to add up to the outer signal."""
+    from inrcodec.inr import read_arch
     from inrcodec.modalities import read_signal_chunk
+    from inrcodec.modalities.base import MAX_RENDER_MACS
 
     r = Reader(parsed.segments, what="segments chunk")
     count = r.uvarint(limit=MAX_SEGMENTS)
@@ -79,7 +81,7 @@ def inner_files(parsed: container.Container, modality, meta) -> list[bytes]:
     r.expect_end()
     if not blobs:
         raise FormatError("segments chunk holds no segments")
-    metas = []
+    metas, macs = [], 0
     for i, blob in enumerate(blobs):
         inner = container.unpack(blob)
         if inner.segments is not None:
@@ -88,5 +90,8 @@ def inner_files(parsed: container.Container, modality, meta) -> list[bytes]:
         if inner_modality is not modality:
             raise FormatError(f"segment {i} holds {inner_modality.name}, the file {modality.name}")
         metas.append(inner_meta)
+        macs += modality.sample_count(inner_meta) * read_arch(inner.model).macs_per_sample()
     modality.check_segments(meta, metas)
+    if macs > MAX_RENDER_MACS:  # each segment is checked alone too; this bounds their sum
+        raise FormatError(f"rendering the segments takes {macs} MACs, above the decoder's limit of {MAX_RENDER_MACS}")
     return blobs

@@ -56,7 +56,7 @@ class Video(Modality):
             frames_iter = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
             header = next(frames_iter)
         except Exception as exc:  # ffmpeg's failure to open a file surfaces as IOError/RuntimeError
-            raise InputError(f"{path}: not a readable video ({_first_line(exc)}); check the file is a valid video") from None
+            raise InputError(f"{path}: not a readable video ({_last_line(exc)}); check the file is a valid video") from None
         try:
             width, height = (int(v) for v in header["size"])
             if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
@@ -95,7 +95,7 @@ class Video(Modality):
                 writer.send(np.ascontiguousarray(frame))
             writer.close()
         except Exception as exc:
-            raise OutputError(f"{path}: cannot write video ({_first_line(exc)})") from None
+            raise OutputError(f"{path}: cannot write video ({_last_line(exc)})") from None
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         coords = _voxel_centres(signal.data.shape[0], signal.meta["height"], signal.meta["width"], _extents(signal.meta))
@@ -189,7 +189,7 @@ def _read_bounded(frames_iter, width: int, height: int, path: Path) -> list[np.n
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{path}: video data is damaged after {len(frames)} frames ({_first_line(exc)})") from None
+        raise InputError(f"{path}: video data is damaged after {len(frames)} frames ({_last_line(exc)})") from None
     return frames
 
 
@@ -244,7 +244,8 @@ def _write_png_frames(signal: Signal, folder: Path) -> None:
         raise
 
 
-def _first_line(exc: Exception) -> str:
+def _last_line(exc: Exception) -> str:
+    """The last line of an error: where ffmpeg puts its reason."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1][:120]}" if text else type(exc).__name__
 
