@@ -39,6 +39,7 @@ class Audio(Modality):
     wire_code = 2
     coord_dim = 1
     extensions = (".wav", ".flac", ".ogg")
+    segment_fields = ("sample_rate", "channels", "subtype")  # what every segment shares with the whole
     rate_unit = "kbps"
 
     def read(self, path: Path) -> Signal:
@@ -84,22 +85,6 @@ class Audio(Modality):
         # Rendering at ``scale`` times the samples is rendering at ``scale`` times the rate.
         out = dict(meta, frames=data.shape[0], sample_rate=max(1, round(meta["sample_rate"] * scale)))
         return Signal("audio", data, out)
-
-    def time_steps(self, meta: dict[str, Any]) -> int:
-        return meta["frames"]
-
-    def split(self, signal: Signal, count: int) -> list[Signal]:
-        return [Signal("audio", np.ascontiguousarray(part), dict(signal.meta, frames=len(part)))
-                for part in np.array_split(signal.data, count)]
-
-    def join(self, parts: list[Signal]) -> Signal:
-        return Signal("audio", np.concatenate([p.data for p in parts]),
-                      dict(parts[0].meta, frames=sum(p.data.shape[0] for p in parts)))
-
-    def check_segments(self, meta: dict[str, Any], parts: list[dict[str, Any]]) -> None:
-        same = ("sample_rate", "channels", "subtype")
-        if any(p[k] != meta[k] for p in parts for k in same) or sum(p["frames"] for p in parts) != meta["frames"]:
-            raise FormatError("the segments do not make up the clip in the header (rate, channels or length)")
 
     def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
         frames, channels = signal.data.shape

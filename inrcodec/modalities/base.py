@@ -94,20 +94,32 @@ class Modality:
             return encode_segments(self, signal, config, count, progress)
         return encode_signal(signal, config, progress)
 
-    # Segments along time (inrcodec/segments.py), for modalities that have a time axis.
+    # Segments along time (inrcodec/segments.py): modalities whose data has time on axis 0 and
+    # whose header counts it in ``frames`` name the header fields every segment shares.
+    segment_fields: ClassVar[tuple[str, ...]] = ()
+
     def time_steps(self, meta: dict[str, Any]) -> int:
         """Length of the time axis that segments cut (frames, samples); 1 without one."""
-        return 1
+        return meta["frames"] if self.segment_fields else 1
 
     def split(self, signal: Signal, count: int) -> list[Signal]:
-        raise ConfigError(f"a {self.name} cannot be coded in segments; raise fit.max_samples")
+        if not self.segment_fields:
+            raise ConfigError(f"a {self.name} cannot be coded in segments; raise fit.max_samples")
+        return [Signal(self.name, np.ascontiguousarray(part), dict(signal.meta, frames=len(part)))
+                for part in np.array_split(signal.data, count)]
 
     def join(self, parts: list[Signal]) -> Signal:
-        raise FormatError(f"a {self.name} file cannot hold segments")
+        return Signal(self.name, np.concatenate([p.data for p in parts]),
+                      dict(parts[0].meta, frames=sum(p.data.shape[0] for p in parts)))
 
     def check_segments(self, meta: dict[str, Any], parts: list[dict[str, Any]]) -> None:
         """Raise FormatError unless segments with headers ``parts`` make up the signal ``meta``."""
-        raise FormatError(f"a {self.name} file cannot hold segments")
+        if not self.segment_fields:
+            raise FormatError(f"a {self.name} file cannot hold segments")
+        if any(p[k] != meta[k] for p in parts for k in self.segment_fields) or \
+                sum(p["frames"] for p in parts) != meta["frames"]:
+            raise FormatError(f"the segments do not make up the {self.name} in the header "
+                              f"({', '.join(self.segment_fields)} or length)")
 
     def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         """Rebuild the signal from a parsed container: render the INR at every sample."""

@@ -43,6 +43,7 @@ class Video(Modality):
     wire_code = 4
     coord_dim = 3
     extensions = tuple(_WRITERS)
+    segment_fields = ("height", "width", "fps_num", "fps_den")  # what every segment shares with the whole
     rate_unit = "bpp"
     writes_folders = True
 
@@ -117,22 +118,6 @@ class Video(Modality):
         frames, height, width = _scaled_shape(meta, scale, fps_scale)
         values = self.render(parsed, arch, frames * height * width, lambda: self.render_coords(meta, scale, fps_scale))
         return self.from_values(values, meta, scale, fps_scale)
-
-    def time_steps(self, meta: dict[str, Any]) -> int:
-        return meta["frames"]
-
-    def split(self, signal: Signal, count: int) -> list[Signal]:
-        return [Signal("video", np.ascontiguousarray(part), dict(signal.meta, frames=len(part)))
-                for part in np.array_split(signal.data, count)]
-
-    def join(self, parts: list[Signal]) -> Signal:
-        return Signal("video", np.concatenate([p.data for p in parts]),
-                      dict(parts[0].meta, frames=sum(p.data.shape[0] for p in parts)))
-
-    def check_segments(self, meta: dict[str, Any], parts: list[dict[str, Any]]) -> None:
-        same = ("height", "width", "fps_num", "fps_den")
-        if any(p[k] != meta[k] for p in parts for k in same) or sum(p["frames"] for p in parts) != meta["frames"]:
-            raise FormatError("the segments do not make up the video in the header (size, frame rate or frame count)")
 
     def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
         frames, height, width, _ = signal.data.shape
