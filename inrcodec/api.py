@@ -21,7 +21,7 @@ from inrcodec import container, weights
 from inrcodec.encoder import Progress
 from inrcodec.errors import ConfigError, FormatError, OutputError
 from inrcodec.files import atomic_path, check_output
-from inrcodec.inr import read_arch
+from inrcodec.inr import LatentGridConfig, read_arch
 from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
 from inrcodec.modalities.base import check_readable_file
 from inrcodec.modalities.pointcloud import to_open3d  # noqa: F401  (re-exported as inrcodec.to_open3d)
@@ -184,7 +184,15 @@ def _decode_integers(blob: bytes) -> list[np.ndarray]:
     if parsed.segments is not None:
         modality, meta = read_signal_chunk(parsed.signal)
         return [q for inner in inner_files(parsed, modality, meta) for q in _decode_integers(inner)]
-    return weights.decode_ints(read_arch(parsed.model), parsed.tensors, parsed.payload)[0]
+    arch = read_arch(parsed.model)
+    if isinstance(arch, LatentGridConfig):
+        from inrcodec.latent_codec import decode_integer_parts
+
+        modality, meta = read_signal_chunk(parsed.signal)
+        modality.check_arch(arch, meta)
+        ints, _, latents = decode_integer_parts(parsed, meta, arch)
+        return ints + latents
+    return weights.decode_ints(arch, parsed.tensors, parsed.payload)[0]
 
 
 def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
@@ -213,6 +221,15 @@ def _info(blob: bytes) -> dict[str, Any]:
     arch = read_arch(parsed.model)
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
     paths = [jax_path for jax_path in _leaf_names(arch)]
+    latents = {}
+    if isinstance(arch, LatentGridConfig):
+        from inrcodec.latent_codec import decode_integer_parts
+
+        modality.check_arch(arch, meta)
+        grids = decode_integer_parts(parsed, meta, arch)[2]
+        latents = {"latents": {"grids": [list(g.shape) for g in grids], "count": int(sum(g.size for g in grids)),
+                               "min": int(min(g.min() for g in grids)), "max": int(max(g.max() for g in grids)),
+                               "step": arch.latent_step()}}
     return {
         "format_version": "%d.%d" % parsed.version,
         "modality": modality.name,
@@ -224,6 +241,7 @@ def _info(blob: bytes) -> dict[str, Any]:
             {"name": name, "shape": list(q.shape), "step": 2.0 ** (c / 8), "min": int(q.min()), "max": int(q.max())}
             for name, q, c in zip(paths, ints, codes)
         ],
+        **latents,
         "bytes": {"total": len(blob), **parsed.chunk_sizes(), "framing": len(blob) - sum(parsed.chunk_sizes().values())},
         "rate": modality.rate(len(blob), meta),
         "crc32": f"{int.from_bytes(blob[-4:], 'little'):08x}",

@@ -21,7 +21,7 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2  # 1.1 added the geometry chunk, 1.2 the segments chunk
+FORMAT_MINOR = 3  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
@@ -32,11 +32,12 @@ TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-clou
 # A signal coded as consecutive segments in time, each a complete .inrc file of its own: in
 # place of the model, tensors and payload chunks (see inrcodec/segments.py).
 TAG_SEGMENTS = 0x06
+TAG_LATENTS = 0x07  # entropy-coded latent grids (only in latent-grid image files)
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
 TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
-             TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments"}
+             TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments", TAG_LATENTS: "latents"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Container:
     payload: bytes = b""
     geometry: bytes | None = None
     segments: bytes | None = None
+    latents: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
@@ -59,7 +61,8 @@ class Container:
         if self.segments is not None:
             return [(TAG_SIGNAL, self.signal), (TAG_SEGMENTS, self.segments)]
         chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
-        return chunks + ([(TAG_GEOMETRY, self.geometry)] if self.geometry is not None else [])
+        specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents)]  # one kind of file each
+        return chunks + [(tag, body) for tag, body in specific if body is not None]
 
 
 def pack(container: Container) -> bytes:
@@ -118,5 +121,6 @@ def unpack(blob: bytes) -> Container:
     missing = [TAG_NAMES[t] for t in REQUIRED_TAGS if t not in chunks]
     if missing:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")
-    return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY), version=(major, minor),
+    return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY),
+                     latents=chunks.get(TAG_LATENTS), version=(major, minor),
                      skipped_optional=skipped)

@@ -172,3 +172,44 @@ def _trim(data: bytes) -> bytes:
     while cut < 3 and len(data) > cut and data[len(data) - 1 - cut] == 0:
         cut += 1
     return data[: len(data) - cut]
+
+
+class RowEncoder:
+    """Range-codes symbols with one probability row each (integer weights held in float64), for
+    data whose probabilities depend on values coded before (the latent grids)."""
+
+    def __init__(self) -> None:
+        import constriction
+
+        self._family = constriction.stream.model.Categorical(perfect=False)
+        self._encoder = constriction.stream.queue.RangeEncoder()
+
+    def encode(self, symbols: np.ndarray, rows: np.ndarray) -> None:
+        """``symbols[i]`` in 0..rows.shape[1]-1, coded with the weights ``rows[i]``."""
+        if len(symbols):
+            self._encoder.encode(np.asarray(symbols, np.int32), self._family, rows)
+
+    def finish(self) -> bytes:
+        return _trim(np.asarray(self._encoder.get_compressed(), dtype="<u4").tobytes())
+
+
+class RowDecoder:
+    """Inverse of :class:`RowEncoder`: call ``decode`` with the same rows in the same order."""
+
+    def __init__(self, payload: bytes) -> None:
+        import constriction
+
+        padded = payload + b"\x00" * (-len(payload) % 4)
+        self._family = constriction.stream.model.Categorical(perfect=False)
+        try:
+            self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
+        except (ValueError, RuntimeError, AssertionError) as exc:
+            raise FormatError(f"latent payload does not decode: {exc}") from None
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0, np.int64)
+        try:
+            return np.asarray(self._decoder.decode(self._family, rows), np.int64)
+        except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:
+            raise FormatError(f"latent payload does not decode: {exc}") from None

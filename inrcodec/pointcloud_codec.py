@@ -83,6 +83,8 @@ def decode_pointcloud(parsed: container.Container, meta: dict[str, Any], arch: P
     """Rebuild the point cloud (and its colours) from a parsed container."""
     if parsed.geometry is None:
         raise FormatError("point-cloud file without a geometry chunk")
+    if parsed.latents is not None:
+        raise FormatError("unexpected latents chunk in a point-cloud file")
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
     model = weights.from_ints(arch, ints, codes)
     n_context = len(jax.tree_util.tree_leaves(model.context))

@@ -137,8 +137,9 @@ class Modality:
         from inrcodec import weights
         from inrcodec.fit import render
 
-        if parsed.geometry is not None:
-            raise FormatError(f"unexpected geometry chunk in a {self.name} file")
+        if parsed.geometry is not None or parsed.latents is not None:
+            raise FormatError(f"unexpected {'geometry' if parsed.geometry is not None else 'latents'} chunk "
+                              f"in a {self.name} file of this architecture")
         if samples > MAX_RENDER_SAMPLES:
             raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
                               "use a smaller --scale")

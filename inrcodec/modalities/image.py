@@ -11,7 +11,7 @@ import numpy as np
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
-from inrcodec.inr import ArchConfig
+from inrcodec.inr import ArchConfig, LatentGridConfig
 from inrcodec.modalities.base import Modality, check_readable_file, register
 from inrcodec.signal import Signal
 
@@ -44,6 +44,20 @@ class Image(Modality):
             iio.imwrite(path, data, extension=Path(path).suffix or ".png")
         except Exception as exc:
             raise OutputError(f"{path}: cannot write image ({_first_line(exc)})") from None
+
+    def encode(self, signal: Signal, config, progress=None):
+        if isinstance(config.arch, LatentGridConfig):
+            from inrcodec.latent_codec import encode_latent_image
+
+            return encode_latent_image(signal, config, progress)
+        return super().encode(signal, config, progress)
+
+    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
+        if isinstance(arch, LatentGridConfig) and fps_scale == 1.0:
+            from inrcodec.latent_codec import decode_latent_image
+
+            return self.from_values(decode_latent_image(parsed, meta, arch, scale), meta, scale)
+        return super().decode(parsed, meta, arch, scale, fps_scale)
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         h, w, c = signal.data.shape

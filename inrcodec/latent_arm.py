@@ -1,0 +1,150 @@
+"""The latent entropy model in exact integer arithmetic: what the range coder's probabilities are.
+
+The ARM's weights are quantised to power-of-two steps and evaluated in fixed point only
+(integer weights and activations, floors and clips; products and sums carried in float64,
+where integers below 2^53 are exact in any summation order, so BLAS gives the same integers on
+every machine). It outputs, per latent, a mean in quarter steps ``4m + f`` and a scale index
+``s``. The probability of latent value ``k`` is ``TABLE[s, |4(k - m) - f|]`` normalised over the
+file's latent alphabet: a discrete Laplace whose integer weights come from a recurrence on
+decays computed with ``decimal`` (software arithmetic, identical everywhere).
+
+Latents are coded grid by grid along anti-diagonal wavefronts (``coding_order``): every latent
+of a wavefront has all its context decoded, so the decoder evaluates a wavefront at once.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+
+import numpy as np
+
+from inrcodec.errors import FormatError
+from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN
+
+ACT_BITS = 8  # hidden activations are integers in units of 2^-8
+ACT_LIMIT = float(1 << 20)  # ReLU outputs are clipped to 4096.0, which bounds every sum below 2^53
+MEAN_BITS = 2  # means in quarter steps
+SCALE_STEPS = 8  # scale indices per unit of natural log
+SCALES = int(SCALE_STEPS * (LOG_SCALE_MAX - LOG_SCALE_MIN)) + 1
+WEIGHT_BITS = 20
+DECAY_BITS = 16
+MAX_FRAC_BITS = 16
+MAX_WEIGHT = 1 << 16
+MAX_LATENT = 1 << 10  # |latent| bound of the format, keeps the fixed-point sums exact
+
+
+def _decays() -> np.ndarray:
+    """Per scale index s: the weight ratio per quarter step, exp(-1/4 / b_s) in units of 2^-16."""
+    context = decimal.Context(prec=40)
+    out = []
+    for s in range(SCALES):
+        log_scale = decimal.Decimal(LOG_SCALE_MIN) + decimal.Decimal(s) / SCALE_STEPS
+        ratio = context.exp(-context.exp(-log_scale) / 4)
+        out.append(int((ratio * (1 << DECAY_BITS)).to_integral_value(decimal.ROUND_HALF_EVEN)))
+    return np.clip(np.array(out, np.int64), 1, (1 << DECAY_BITS) - 1)
+
+
+DECAYS = _decays()
+
+
+@functools.lru_cache(maxsize=8)
+def weight_table(distances: int) -> np.ndarray:
+    """(SCALES, distances) int64 weights for quarter-step distances 0..distances-1."""
+    out = np.ones((SCALES, distances), np.int64)
+    w = np.full(SCALES, 1 << WEIGHT_BITS, np.int64)
+    for t in range(distances):
+        out[:, t] = w
+        if np.all(w == 1):
+            break
+        w = np.maximum(1, (w * DECAYS + (1 << (DECAY_BITS - 1))) >> DECAY_BITS)
+    return out
+
+
+def check_tensors(ints: list[np.ndarray], frac_bits: list[int]) -> None:
+    """Raise FormatError unless the ARM's integers fit the fixed-point bounds."""
+    if any(np.abs(t).max(initial=0) >= MAX_WEIGHT for t in ints):
+        raise FormatError("latent entropy model weights out of range")
+    if any(not 0 <= f <= MAX_FRAC_BITS for f in frac_bits):
+        raise FormatError("latent entropy model steps out of range")
+
+
+def integer_arm(ints: list[np.ndarray], frac_bits: list[int], context: np.ndarray,
+                input_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) integer neighbours -> quarter-step means (N,) and scale indices (N,), exact.
+
+    ``ints`` are the ARM's weights then biases (the network's leaf order), at steps 2^-frac_bits;
+    the network reads the neighbours in units of the latent step 2^-input_bits.
+    """
+    layers = len(ints) // 2
+    weights, biases = ints[:layers], ints[layers:]
+    w_bits, b_bits = frac_bits[:layers], frac_bits[layers:]
+    h = context.astype(np.float64)
+    unit = input_bits  # h holds integers in units of 2^-unit
+    for i in range(layers):
+        z = h @ weights[i].astype(np.float64)  # units 2^-(unit + w_bits[i]); exact
+        z = z + biases[i].astype(np.float64) * 2.0 ** (unit + w_bits[i] - b_bits[i])
+        if i < layers - 1:
+            h = np.clip(np.floor(z * 2.0 ** (ACT_BITS - unit - w_bits[i])), 0.0, ACT_LIMIT)
+            unit = ACT_BITS
+    # The mean comes out in the units of the latents' values, the log-scale in units of the step.
+    shift = 2.0 ** -(unit + w_bits[-1])
+    mean = np.floor(z[:, 0] * shift * 2.0**input_bits * (1 << MEAN_BITS) + 0.5)
+    scale = np.floor(z[:, 1] * shift * SCALE_STEPS + 0.5) - SCALE_STEPS * LOG_SCALE_MIN
+    mean = np.clip(mean, -4 * MAX_LATENT, 4 * MAX_LATENT).astype(np.int64)
+    return mean, np.clip(scale, 0, SCALES - 1).astype(np.int64)
+
+
+def pmf_rows(mean: np.ndarray, scale: np.ndarray, low: int, high: int) -> np.ndarray:
+    """(N, high - low + 1) integer weights of the latent values low..high (as float64): the
+    Laplace's mass on each unit bin, from tail weights at quarter-step distances.
+
+    With the bin's edges at quarter-step offsets ``a < b`` from the mean and ``W`` the tail
+    weight (2^20 at 0): ``W[a] - W[b]`` right of the mean, ``W[-b] - W[-a]`` left of it, and
+    ``2^21 - W[-a] - W[b]`` for the bin that holds it; plus one, so no value is impossible.
+    """
+    alphabet = high - low + 1
+    table = weight_table(4 * alphabet + 8)
+    last = table.shape[1] - 1
+    centre = np.clip(mean >> MEAN_BITS, low, high)
+    frac = mean - (centre << MEAN_BITS)  # 0..3 unless the mean was clipped into the alphabet
+    values = np.arange(low, high + 1)
+    lower = 4 * (values[None, :] - centre[:, None]) - frac[:, None] - 2
+    upper = lower + 4
+    s = scale[:, None]
+
+    def tail(distance):
+        return table[s, np.minimum(distance, last)]
+
+    right = tail(np.maximum(lower, 0)) - tail(np.maximum(upper, 0))
+    left = tail(np.maximum(-upper, 0)) - tail(np.maximum(-lower, 0))
+    middle = (2 << WEIGHT_BITS) - tail(np.maximum(-lower, 0)) - tail(np.maximum(upper, 0))
+    weights = np.where(lower >= 0, right, np.where(upper <= 0, left, middle))
+    return (weights + 1).astype(np.float64)
+
+
+def contexts(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, offsets, pad: tuple[int, int]) -> np.ndarray:
+    """(N, K) neighbours of grid positions (rows, cols) in a grid padded by ``pad`` (rows above,
+    columns each side) with zeros."""
+    top, side = pad
+    return np.stack([padded[rows + top + dr, cols + side + dc] for dr, dc in offsets], axis=-1)
+
+
+def padding(offsets) -> tuple[int, int]:
+    return max([-dr for dr, _ in offsets] + [0]), max([abs(dc) for _, dc in offsets] + [0])
+
+
+def wavefronts(shape: tuple[int, int], offsets) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The grid's positions in coding order, as groups that can be decoded together.
+
+    Wavefront ``t`` holds the positions with ``row * (cols + 1) + col == t``: every causal
+    neighbour (at most ``cols`` columns to the right, on an earlier row) is on an earlier one.
+    """
+    h, w = shape
+    slope = padding(offsets)[1] + 1
+    out = []
+    for t in range((h - 1) * slope + w):
+        first = max(0, -(-(t - (w - 1)) // slope))
+        rows = np.arange(first, min(h - 1, t // slope) + 1)
+        out.append((rows, t - rows * slope))
+    return out

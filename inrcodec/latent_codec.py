@@ -1,0 +1,371 @@
+"""Latent-grid image coding (architecture ``latentgrid``; Cool-chic / C3 family).
+
+Encoder: fit the latent grids, the synthesis network and the ARM together by minimising
+``MSE + lambda * bits / pixels``, where the bits are the ARM's discrete-Laplace code length of
+the latents: first with uniform noise in place of rounding, then rounded (straight-through).
+With a rate target a controller moves lambda so the latents spend what the target leaves.
+Then the ARM is quantised to the power-of-two step that minimises its own bits plus the
+latents' (under the exact integer ARM), the synthesis steps are searched for quality within
+the budget, and the latents are range-coded with the integer ARM's probabilities.
+
+Decoder: the integer ARM decodes the latents wavefront by wavefront; the synthesis renders them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from inrcodec import container, entropy, latent_arm, quantize, weights
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.compile_cache import releases_compiled_programs
+from inrcodec.encoder import Encoded
+from inrcodec.errors import ConfigError, FormatError
+from inrcodec.fit import schedule
+from inrcodec.inr import write_arch
+from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, context_offsets, grid_contexts, latent_shapes
+from inrcodec.modalities.base import MAX_RENDER_MACS, MAX_RENDER_SAMPLES
+from inrcodec.rate import RateController
+from inrcodec.signal import Signal
+
+# First guess of the coded size of a network weight, to leave room for the networks when the
+# latents' rate is aimed at a target; the step search then spends what is really left.
+NETWORK_BITS_PER_PARAM = 6.0
+ARM_FRAC_BITS = range(4, 13)  # ARM weight steps 2^-4 .. 2^-12, chosen by total coded size
+ROWS_PER_CALL = 1 << 13  # probability rows handed to the range coder at once (bounded memory)
+RETRIES = 4
+MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more than 16 bits a latent  # fine-tunes at a higher lambda when the coded file overshoots its target
+
+
+@releases_compiled_programs
+def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
+    """Encode an image with the latent-grid codec; with a rate target the file fits it."""
+    from inrcodec.modalities import IMAGE, write_signal_chunk
+
+    start = time.perf_counter()
+    arch: LatentGridConfig = IMAGE.adapt(config.arch, signal)
+    arch.validate()
+    meta = signal.meta
+    height, width, channels = signal.data.shape
+    peak = float((1 << meta["bits"]) - 1)
+    target = jnp.asarray(signal.data.astype(np.float32) / peak - 0.5)
+    signal_chunk = write_signal_chunk(IMAGE, meta)
+    budget = IMAGE.budget_bits(config.rate.target, meta) if config.rate.target > 0 else None
+    pixels = height * width
+    overhead = 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * len(_skeleton_leaves(arch)) + 40)
+    latent_target = None
+    if budget is not None:
+        spare = budget - overhead - NETWORK_BITS_PER_PARAM * arch.param_count()
+        if spare <= 0.02 * budget:
+            raise ConfigError(f"rate target too low for this network: its weights alone take about "
+                              f"{(budget - spare) / 8:.0f} bytes; use a higher target or a smaller preset")
+        latent_target = spare / pixels
+
+    init_key, fit_key = jax.random.split(jax.random.PRNGKey(config.seed))
+    net = arch.build(init_key)
+    latents = [jnp.zeros(s) for s in latent_shapes(height, width, arch.levels)]
+    controller = RateController(config.fit.lmbda, latent_target)
+    fit_cfg = config.fit
+    hard_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
+    phases = [("fit", fit_cfg.steps - hard_steps, False, fit_cfg.lr),
+              ("quantise", hard_steps, True, fit_cfg.lr * fit_cfg.qat_lr_fraction)]
+    trainer = _Trainer(target, arch.latent_step(), controller, fit_cfg, fit_key, progress)
+    for phase, steps, hard, lr in phases:
+        latents, net = trainer.run(latents, net, steps, hard, lr, phase)
+
+    blob, psnr = _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config)
+    retries = 0
+    while budget is not None and len(blob) * 8 > budget and retries < RETRIES:
+        # The ideal rate the controller saw undershot the real file: tighten and fine-tune.
+        retries += 1
+        controller.target *= 0.95 * budget / (len(blob) * 8)
+        controller.lmbda *= 2.0
+        steps = max(hard_steps // 2, 50)
+        latents, net = trainer.run(latents, net, steps, True, fit_cfg.lr * fit_cfg.qat_lr_fraction, "quantise")
+        blob, psnr = _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config)
+    if budget is not None and len(blob) * 8 > budget:
+        raise ConfigError(f"rate target too low: the smallest file reached takes {len(blob)} bytes "
+                          f"({8 * len(blob) / pixels:.3f} bpp)")
+    return Encoded(blob, arch, psnr, time.perf_counter() - start, retries + 1)
+
+
+class _Trainer:
+    """Adam on (latents, networks) with one jitted program per phase, many steps per call."""
+
+    def __init__(self, target: jax.Array, step: float, controller: RateController, fit_cfg, key: jax.Array, progress):
+        self.target, self.step, self.controller, self.fit_cfg, self.key = target, step, controller, fit_cfg, key
+        self.progress = progress
+
+    def run(self, latents, net, steps: int, hard: bool, lr: float, phase: str):
+        if steps <= 0:
+            return latents, net
+        height, width = self.target.shape[:2]
+        pixels = height * width
+        params, static = eqx.partition(net, eqx.is_inexact_array)
+        optimizer = optax.adam(schedule(self.fit_cfg, steps, lr=lr))
+        step = self.step
+        state = optimizer.init((latents, params))
+
+        def loss_fn(trainable, lmbda, key):
+            lat, p = trainable
+            model = eqx.combine(p, static)
+            keys = jax.random.split(key, len(lat))
+            # Rate from noisy latents even when the synthesis sees rounded ones: the rounded rate
+            # has no gradient at an integer, so latents would drift off the mode unchecked.
+            noisy = [_quantise(y / step, k, hard=False) for y, k in zip(lat, keys)]
+            seen = [_quantise(y / step, k, hard=True) for y, k in zip(lat, keys)] if hard else noisy
+            bits = sum(latent_bits(model, q, step) for q in noisy)
+            mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - self.target) ** 2)
+            return mse + lmbda * bits / pixels, (mse, bits)
+
+        @eqx.filter_jit
+        def many(trainable, state, key, lmbda, length):
+            def one_step(carry, k):
+                t, s = carry
+                (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, lmbda, k)
+                updates, s = optimizer.update(grads, s, t)
+                return (optax.apply_updates(t, updates), s), aux
+
+            (trainable, state), (mse, _) = jax.lax.scan(one_step, (trainable, state), jax.random.split(key, length))
+            lat, p = trainable
+            model = eqx.combine(p, static)
+            bits = sum(latent_bits(model, jnp.round(y / step), step) for y in lat)
+            return trainable, state, mse[-1], bits
+
+        trainable, done = (latents, params), 0
+        while done < steps:
+            length = min(self.fit_cfg.steps_per_call, steps - done)
+            self.key, sub = jax.random.split(self.key)
+            trainable, state, mse, bits = many(trainable, state, sub, jnp.float32(self.controller.lmbda), length)
+            done += length
+            self.controller.update(float(bits) / pixels)
+            if self.progress is not None:
+                self.progress(phase, done, steps, float(mse))
+        latents, params = trainable
+        return latents, eqx.combine(params, static)
+
+
+def _quantise(y: jax.Array, key: jax.Array, hard: bool) -> jax.Array:
+    if hard:
+        return y + jax.lax.stop_gradient(jnp.round(y) - y)
+    return y + jax.random.uniform(key, y.shape, minval=-0.5, maxval=0.5)
+
+
+def latent_bits(net: LatentGridNet, grid: jax.Array, step: float) -> jax.Array:
+    """Code length in bits of one latent grid (in integer units, rounded or noisy) under the
+    float ARM: the Laplace's mass on the unit bin around each value (Ballé et al. 2018), the
+    float twin of ``latent_arm.pmf_rows``."""
+    mean, log_scale = net.arm(step * grid_contexts(grid, net.offsets))
+    mean = mean / step  # the ARM reads and predicts values; the grid holds multiples of the step
+    inverse = jnp.exp(-log_scale)
+    low, high = grid - 0.5 - mean, grid + 0.5 - mean
+    # Both bin edges on one side of the mean: 0.5 exp(-|nearest edge| / b) (1 - exp(-1 / b)).
+    near = jnp.minimum(jnp.abs(low), jnp.abs(high))
+    tail = math.log(0.5) - near * inverse + jnp.log(-jnp.expm1(-inverse))
+    # (exponents capped at 0: outside the centre bin they overflow, and the unused branch of a
+    # where() still carries gradients)
+    centre = 1.0 - 0.5 * jnp.exp(jnp.minimum(low * inverse, 0.0)) - 0.5 * jnp.exp(jnp.minimum(-high * inverse, 0.0))
+    centre = jnp.log(jnp.maximum(centre, 1e-12))
+    log_p = jnp.where((low >= 0) | (high <= 0), tail, centre)
+    return -jnp.sum(jnp.maximum(log_p, MIN_LOG_PROBABILITY)) / math.log(2.0)
+
+
+def _skeleton_leaves(arch: LatentGridConfig) -> list:
+    return jax.tree_util.tree_leaves(weights.skeleton(arch))
+
+
+def arm_tensor_count(arch: LatentGridConfig) -> int:
+    """The ARM's weights and biases come first among the network's leaves."""
+    return 2 * (arch.arm_depth + 1)
+
+
+def _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config) -> tuple[bytes, float]:
+    """Integer latents, ARM step by total size, synthesis steps by search; the file and its PSNR."""
+    ints = [np.asarray(jnp.round(y / arch.latent_step()), np.int64) for y in latents]
+    if max(int(np.abs(q).max(initial=0)) for q in ints) > latent_arm.MAX_LATENT:
+        raise ConfigError("latents grew beyond the format's range; lower fit.lr")
+    leaves = weights.leaves(net)
+    n_arm = arm_tensor_count(arch)
+    best = None
+    for frac in ARM_FRAC_BITS:
+        arm_ints = [quantize.quantize(leaf, -8 * frac) for leaf in leaves[:n_arm]]
+        if any(np.abs(t).max(initial=0) >= latent_arm.MAX_WEIGHT for t in arm_ints):
+            continue
+        bits = sum(entropy.fit_model(t)[1] for t in arm_ints) + ideal_latent_bits(arm_ints, [frac] * n_arm, ints, arch)
+        if best is None or bits < best[0]:
+            best = (bits, frac, bits - sum(entropy.fit_model(t)[1] for t in arm_ints))
+    if best is None:
+        raise ConfigError("the entropy model's weights grew out of range; lower fit.lr")
+    _, frac, latent_bits_ideal = best
+    frozen = {i: -8 * frac for i in range(n_arm)}
+    evaluate = _synthesis_psnr(net, [q * arch.latent_step() for q in ints], signal)
+    search = quantize.StepSearch(leaves, evaluate, frozen=frozen)
+    groups = ["mlp"] * len(leaves)
+    fixed = overhead + latent_bits_ideal
+    codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed, target_bits=budget).codes)
+    blob = _pack(signal_chunk, arch, net, codes, ints)
+    if budget is not None and len(blob) * 8 > budget:
+        # Coder overheads the ideal sizes missed: search again with them counted.
+        slack = len(blob) * 8 - search.bits(codes) - fixed
+        codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed + slack,
+                                   target_bits=budget).codes)
+        blob = _pack(signal_chunk, arch, net, codes, ints)
+    return blob, search.psnr(codes)
+
+
+def _synthesis_psnr(net, latents, signal: Signal):
+    """``psnr_of(leaves)``: PSNR of the image the networks with those leaves render."""
+    height, width = signal.data.shape[:2]
+    peak = float((1 << signal.meta["bits"]) - 1)
+    reference = jnp.asarray(signal.data.astype(np.float32))
+    grids = [jnp.asarray(y, jnp.float32) for y in latents]
+
+    @eqx.filter_jit
+    def error(leaves):
+        out = weights.with_leaves(net, leaves).synthesize(grids, height, width)
+        return jnp.mean((jnp.clip(jnp.round((out + 0.5) * peak), 0.0, peak) - reference) ** 2)
+
+    def psnr_of(leaves) -> float:
+        mse = float(error([jnp.asarray(x) for x in leaves]))
+        return 10.0 * math.log10(peak**2 / max(mse, 1e-20)) if math.isfinite(mse) else -math.inf
+
+    return psnr_of
+
+
+def ideal_latent_bits(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentGridConfig) -> float:
+    """Code length of the latents under the integer ARM (for choosing steps; not the rate)."""
+    low, high = _alphabet(latents)
+    if low == high:
+        return 0.0
+    total = 0.0
+    for grid in latents:
+        means, scales = _grid_parameters(arm_ints, frac_bits, grid, arch)
+        values = grid.reshape(-1)
+        for i in range(0, values.size, ROWS_PER_CALL):
+            rows = latent_arm.pmf_rows(means[i : i + ROWS_PER_CALL], scales[i : i + ROWS_PER_CALL], low, high)
+            chosen = rows[np.arange(len(rows)), values[i : i + ROWS_PER_CALL] - low]
+            total += float(np.sum(np.log2(rows.sum(axis=1)) - np.log2(chosen)))
+    return total
+
+
+def _grid_parameters(arm_ints, frac_bits, grid: np.ndarray, arch: LatentGridConfig):
+    """Quarter-step means and scale indices of every latent of a grid, in raster order."""
+    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    pad = latent_arm.padding(offsets)
+    padded = np.pad(grid, ((pad[0], 0), (pad[1], pad[1])))
+    rows, cols = np.indices(grid.shape).reshape(2, -1)
+    context = latent_arm.contexts(padded, rows, cols, offsets, pad)
+    return latent_arm.integer_arm(arm_ints, frac_bits, context, arch.latent_step_bits)
+
+
+def _alphabet(latents: list[np.ndarray]) -> tuple[int, int]:
+    return min(int(q.min()) for q in latents), max(int(q.max()) for q in latents)
+
+
+def encode_latents(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentGridConfig) -> bytes:
+    """The latents chunk: alphabet, then every grid range-coded wavefront by wavefront."""
+    low, high = _alphabet(latents)
+    w = Writer()
+    w.svarint(low)
+    w.uvarint(high - low)
+    if low == high:
+        return w.getvalue()
+    coder = entropy.RowEncoder()
+    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    for grid in latents:
+        means, scales = _grid_parameters(arm_ints, frac_bits, grid, arch)
+        order = np.concatenate([r * grid.shape[1] + c for r, c in latent_arm.wavefronts(grid.shape, offsets)])
+        values = grid.reshape(-1)[order]
+        for i in range(0, order.size, ROWS_PER_CALL):
+            part = order[i : i + ROWS_PER_CALL]
+            coder.encode(values[i : i + ROWS_PER_CALL] - low, latent_arm.pmf_rows(means[part], scales[part], low, high))
+    return w.getvalue() + coder.finish()
+
+
+def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, height: int, width: int,
+                   trace: list | None = None) -> list[np.ndarray]:
+    """Inverse of :func:`encode_latents`. ``trace`` (a list) collects each wavefront's
+    (means, scales), to compare with what the encoder used."""
+    r = Reader(data, what="latents chunk")
+    low = r.svarint(limit=latent_arm.MAX_LATENT)
+    high = low + r.uvarint(limit=2 * latent_arm.MAX_LATENT)
+    if high > latent_arm.MAX_LATENT:
+        raise FormatError(f"latent alphabet {low}..{high} out of range")
+    shapes = latent_shapes(height, width, arch.levels)
+    if low == high:
+        r.expect_end()
+        return [np.full(s, low, np.int64) for s in shapes]
+    decoder = entropy.RowDecoder(r.raw(r.remaining()))
+    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    pad = latent_arm.padding(offsets)
+    out = []
+    for shape in shapes:
+        padded = np.zeros((shape[0] + pad[0], shape[1] + 2 * pad[1]), np.int64)
+        for rows, cols in latent_arm.wavefronts(shape, offsets):
+            context = latent_arm.contexts(padded, rows, cols, offsets, pad)
+            means, scales = latent_arm.integer_arm(arm_ints, frac_bits, context, arch.latent_step_bits)
+            if trace is not None:
+                trace.append((means, scales))
+            padded[rows + pad[0], cols + pad[1]] = decoder.decode(latent_arm.pmf_rows(means, scales, low, high)) + low
+        out.append(padded[pad[0]:, pad[1] : pad[1] + shape[1]].copy())
+    return out
+
+
+def _pack(signal_chunk: bytes, arch, net, codes, latents) -> bytes:
+    table, payload, ints = weights.encode(net, codes)
+    n_arm = arm_tensor_count(arch)
+    latents_chunk = encode_latents(ints[:n_arm], [-c // 8 for c in codes[:n_arm]], latents, arch)
+    return container.pack(container.Container(signal_chunk, write_arch(arch), table, payload, latents=latents_chunk))
+
+
+def arm_frac_bits(arch: LatentGridConfig, codes: list[int]) -> list[int]:
+    """The ARM's power-of-two steps from the file's step codes (FormatError if not powers of two)."""
+    codes = codes[: arm_tensor_count(arch)]
+    if any(c % 8 or c > 0 for c in codes):
+        raise FormatError("latent entropy model steps must be powers of two below 1")
+    return [-c // 8 for c in codes]
+
+
+def decode_integer_parts(parsed: container.Container, meta: dict[str, Any], arch: LatentGridConfig, trace=None):
+    """The network's integer tensors and step codes, and the integer latent grids, of a file."""
+    if parsed.latents is None:
+        raise FormatError("latent-grid file without a latents chunk")
+    if parsed.geometry is not None:
+        raise FormatError("unexpected geometry chunk in an image file")
+    height, width = meta["height"], meta["width"]
+    pixels = height * width
+    if pixels * arch.macs_per_sample() > MAX_RENDER_MACS:
+        raise FormatError(f"decoding {pixels} pixels at {arch.macs_per_sample()} MACs each exceeds the "
+                          f"decoder's limit of {MAX_RENDER_MACS} MACs")
+    ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
+    fracs = arm_frac_bits(arch, codes)
+    n_arm = arm_tensor_count(arch)
+    latent_arm.check_tensors(ints[:n_arm], fracs)
+    return ints, codes, decode_latents(parsed.latents, ints[:n_arm], fracs, arch, height, width, trace)
+
+
+def decode_latent_image(parsed: container.Container, meta: dict[str, Any], arch: LatentGridConfig,
+                        scale: float) -> np.ndarray:
+    """(pixels, channels) network outputs of a latent-grid file, rendered at ``scale``."""
+    height, width = max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
+    if height * width > MAX_RENDER_SAMPLES:
+        raise ConfigError(f"a render of {height * width} pixels exceeds the limit of {MAX_RENDER_SAMPLES}; "
+                          "use a smaller --scale")
+    ints, codes, latents = decode_integer_parts(parsed, meta, arch)
+    net = weights.from_ints(arch, ints, codes)
+    values = np.asarray(_render(net, [jnp.asarray(q * arch.latent_step(), jnp.float32) for q in latents], height, width))
+    if not np.all(np.isfinite(values)):
+        raise FormatError("decoded network produced non-finite values; the file is corrupt")
+    return values.reshape(height * width, -1)
+
+
+@eqx.filter_jit
+def _render(net, latents, height, width):
+    return net.synthesize(latents, height, width)

@@ -1,0 +1,131 @@
+"""The latent-grid image codec: round trip, rate, exact probabilities, file checks."""
+
+import math
+
+import jax
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import container, latent_arm, latent_codec, quantize
+from inrcodec.errors import ConfigError, FormatError
+from inrcodec.inr import LatentGridConfig, read_arch
+from inrcodec.modalities import read_signal_chunk
+from inrcodec.signal import Signal
+from tests.audio_clips import tone_clip
+from tests.conftest import crop_of_sample
+
+SIZE = 24
+TARGET_BPP = 6.0
+TINY = ("arch.name=latentgrid", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6", "fit.steps=200",
+        "fit.steps_per_call=40", "fit.lr=0.02")
+
+
+def _image() -> Signal:
+    return Signal("image", crop_of_sample(SIZE), {"height": SIZE, "width": SIZE, "channels": 3, "bits": 8})
+
+
+@pytest.fixture(scope="module")
+def report():
+    return inrcodec.encode_report(_image(), bpp=TARGET_BPP, overrides=TINY)
+
+
+def _parts(blob: bytes):
+    parsed = container.unpack(blob)
+    _, meta = read_signal_chunk(parsed.signal)
+    return parsed, meta, read_arch(parsed.model)
+
+
+def test_round_trip_beats_flat_grey_within_the_rate_target(report):
+    original = _image().data.astype(float)
+    decoded = inrcodec.decode(report.blob)
+    assert decoded.data.shape == original.shape and decoded.data.dtype == np.uint8
+    flat_mse = np.mean((original - original.mean()) ** 2)
+    assert np.mean((decoded.data - original) ** 2) < 0.8 * flat_mse
+    assert report.rate["bpp"] == 8 * len(report.blob) / SIZE**2 <= TARGET_BPP
+
+
+def test_info_describes_the_latents_and_the_decoder_cost(report):
+    info = inrcodec.info(report.blob)
+    assert info["architecture"]["name"] == "latentgrid"
+    assert info["latents"]["grids"] == [[24, 24], [12, 12], [6, 6]]
+    assert info["bytes"]["latents"] > 0
+    assert info["macs_per_sample"] == LatentGridConfig(levels=3, synth_width=8, arm_width=6).macs_per_sample()
+    assert LatentGridConfig().macs_per_sample() <= 3000  # the default decoder stays within C3's budget
+
+
+def test_encoder_and_decoder_see_identical_probabilities(report):
+    parsed, meta, arch = _parts(report.blob)
+    trace = []
+    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
+    n_arm = latent_codec.arm_tensor_count(arch)
+    fracs = latent_codec.arm_frac_bits(arch, codes)
+    offsets = latent_codec.context_offsets(arch.context_rows, arch.context_cols)
+    # The encoder computes every latent's parameters at once from the whole grid ...
+    encoder_side = []
+    for grid in latents:
+        means, scales = latent_codec._grid_parameters(ints[:n_arm], fracs, grid, arch)
+        for rows, cols in latent_arm.wavefronts(grid.shape, offsets):
+            encoder_side.append((means[rows * grid.shape[1] + cols], scales[rows * grid.shape[1] + cols]))
+    # ... the decoder wavefront by wavefront from what it has decoded: the same integers.
+    assert len(trace) == len(encoder_side)
+    for (m_dec, s_dec), (m_enc, s_enc) in zip(trace, encoder_side):
+        assert np.array_equal(m_dec, m_enc) and np.array_equal(s_dec, s_enc)
+    # and coding the decoded latents again gives the file's latents chunk byte for byte.
+    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+
+
+def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
+    arch = LatentGridConfig(levels=2, arm_width=8)
+    net = arch.build(jax.random.PRNGKey(1))
+    rng = np.random.default_rng(0)
+    context = rng.integers(-40, 40, size=(500, arch.context_size()))
+    frac = 12
+    leaves = jax.tree_util.tree_leaves(net)[: latent_codec.arm_tensor_count(arch)]
+    ints = [quantize.quantize(np.asarray(leaf), -8 * frac) for leaf in leaves]
+    means, scales = latent_arm.integer_arm(ints, [frac] * len(ints), context, arch.latent_step_bits)
+    float_mean, float_log_scale = net.arm(np.asarray(context * arch.latent_step(), np.float32))
+    assert np.max(np.abs(means / 4 - np.asarray(float_mean) / arch.latent_step())) <= 0.5
+    expected_index = (np.asarray(float_log_scale) - latent_arm.LOG_SCALE_MIN) * latent_arm.SCALE_STEPS
+    assert np.max(np.abs(scales - expected_index)) <= 1.0
+
+
+@pytest.mark.parametrize("mean_quarters, scale_index", [(0, 10), (7, 30), (-13, 50), (2, 0)])
+def test_integer_probabilities_are_the_laplace_bin_masses(mean_quarters, scale_index):
+    rows = latent_arm.pmf_rows(np.array([mean_quarters]), np.array([scale_index]), -20, 20)[0]
+    p = rows / rows.sum()
+    mu = mean_quarters / 4
+    b = math.exp(latent_arm.LOG_SCALE_MIN + scale_index / latent_arm.SCALE_STEPS)
+
+    def cdf(x):
+        return 0.5 * math.exp((x - mu) / b) if x < mu else 1 - 0.5 * math.exp(-(x - mu) / b)
+
+    expected = np.array([cdf(k + 0.5) - cdf(k - 0.5) for k in range(-20, 21)])
+    expected /= expected.sum()  # the coder's alphabet is the file's latent range
+    assert np.all(rows >= 1)
+    assert np.max(np.abs(p - expected)) < 1e-3
+
+
+def test_latent_grids_code_images_only():
+    clip = tone_clip(0.05, 8000)
+    audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
+    with pytest.raises(ConfigError, match="images only"):
+        inrcodec.encode(audio, overrides=TINY)
+
+
+def test_latents_chunk_must_come_with_a_latent_grid_model(report):
+    parsed = container.unpack(report.blob)
+    without = container.pack(container.Container(parsed.signal, parsed.model, parsed.tensors, parsed.payload))
+    with pytest.raises(FormatError, match="without a latents chunk"):
+        inrcodec.decode(without)
+    hashgrid = inrcodec.encode(_image(), overrides=("fit.steps=20", "arch.levels=2", "arch.table_size=16"))
+    other = container.unpack(hashgrid)
+    forged = container.pack(container.Container(other.signal, other.model, other.tensors, other.payload,
+                                                latents=parsed.latents))
+    with pytest.raises(FormatError, match="unexpected latents chunk"):
+        inrcodec.decode(forged)
+
+
+def test_a_target_below_the_networks_size_is_a_clear_error():
+    with pytest.raises(ConfigError, match="rate target too low"):
+        inrcodec.encode(_image(), bpp=0.5, overrides=TINY)
