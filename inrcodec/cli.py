@@ -77,6 +77,7 @@ def fit(
     bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel: the whole file stays within it.")] = None,
     kbps: Annotated[Optional[float], typer.Option(help="Audio rate target in kbit/s (8 x file bytes / duration).")] = None,
     depth: Annotated[Optional[int], typer.Option(help="Point clouds: voxel grid of 2^DEPTH cells per axis (with --bpp, the deepest tried).")] = None,
+    lmbda: Annotated[Optional[float], typer.Option(help="Without a rate target: the rate weight (MSE per bit per sample) of grid and latent-grid fits; higher is smaller.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML preset, e.g. configs/image/hashgrid-cpu.yaml.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps (overrides the preset).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
@@ -89,6 +90,8 @@ def fit(
     _check_fit_options(bpp, kbps, steps)
     if depth is not None and not 1 <= depth <= 16:
         _fail(f"--depth must be 1..16, got {depth}", 2)
+    if lmbda is not None and not (0 < lmbda <= 100 and (bpp, kbps) == (None, None)):
+        _fail(f"--lmbda must be in (0, 100] and without --bpp/--kbps (a target sets it), got {lmbda}", 2)
     from inrcodec import api, files
     from inrcodec.modalities import modality_for_path
 
@@ -101,7 +104,8 @@ def fit(
     signal = api.load(input)
     for name in signal.meta.get("ignored_properties", ()):
         typer.echo(f"note: {input}: vertex property {name!r} is not coded", err=True)
-    set_ = list(set_ or ()) + ([f"arch.depth={depth}"] if depth is not None else [])
+    set_ = list(set_ or ()) + ([f"arch.depth={depth}"] if depth is not None else []) + \
+        ([f"fit.lmbda={lmbda}"] if lmbda is not None else [])
     config_opts = dict(target=target, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     api.make_config(signal.modality, **config_opts)  # a bad preset fails before the fit, not after
     with _progress(quiet or as_json) as progress:

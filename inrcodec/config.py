@@ -194,6 +194,7 @@ def validate(config: CodecConfig) -> None:
         (fit.steps_per_call >= 1, f"fit.steps_per_call must be >= 1, got {fit.steps_per_call}"),
         (0 <= fit.qat_fraction < 1, f"fit.qat_fraction must be in [0, 1), got {fit.qat_fraction}"),
         (0 < fit.qat_lr_fraction <= 1, f"fit.qat_lr_fraction must be in (0, 1], got {fit.qat_lr_fraction}"),
+        (0 < fit.lmbda <= 100, f"fit.lmbda must be in (0, 100], got {fit.lmbda}"),
         (fit.warmup >= 0, f"fit.warmup must be >= 0, got {fit.warmup}"),
         (0 <= fit.final_lr_fraction <= 1, f"fit.final_lr_fraction must be in [0, 1], got {fit.final_lr_fraction}"),
         (rate.target >= 0 and rate.target == rate.target, f"rate target must be positive, got {rate.target}"),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST
+from tests.conftest import FAST, REPO
+
+REPO_CONFIGS = REPO / "configs"
 
 SET_FAST = [arg for item in FAST for arg in ("--set", item)]
 
@@ -101,7 +103,8 @@ def test_fit_rejects_bad_input_with_one_line_and_no_output(tmp_path, case):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("option", [["--bpp", "-1"], ["--bpp", "0"], ["--steps", "0"], ["--set", "fit.lr=-1"], ["--set", "bogus.key=1"]])
+@pytest.mark.parametrize("option", [["--bpp", "-1"], ["--bpp", "0"], ["--steps", "0"], ["--set", "fit.lr=-1"], ["--set", "bogus.key=1"],
+                                    ["--lmbda", "0"], ["--lmbda", "0.01", "--bpp", "1"]])
 def test_fit_rejects_absurd_options(tiny_png, tmp_path, option):
     out = tmp_path / "out.inrc"
     result = run_cli("fit", tiny_png, "-o", out, *option)
@@ -198,3 +201,15 @@ def test_batch_rejects_bad_inputs_before_starting_ray(tmp_path, args, message):
     result = run_cli("batch", *[arg.replace("{tmp}", str(tmp_path)) for arg in args], "-o", tmp_path / "out")
     assert_one_line_error(result, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_latent_grid_preset_with_a_fixed_lambda(tiny_png, tmp_path):
+    out = tmp_path / "tiny.inrc"
+    quick = ["--set", "fit.steps_per_call=50", "--set", "arch.levels=3"]
+    result = run_cli("fit", tiny_png, "-o", out, "--config", REPO_CONFIGS / "image" / "latentgrid-cpu.yaml",
+                     "--lmbda", "0.01", "--steps", "100", *quick, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["arch"]["name"] == "latentgrid" and summary["bytes"] == out.stat().st_size
+    info = json.loads(run_cli("info", out).stdout)
+    assert info["format_version"] == "1.3" and info["latents"]["count"] == 32 * 32 + 16 * 16 + 8 * 8

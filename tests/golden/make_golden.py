@@ -24,6 +24,9 @@ IMAGE_CASES = {
     "image-hashgrid": ("fit.steps=150", "fit.lr=0.05", "arch.levels=4", "arch.table_size=64"),
     "image-siren": ("arch.name=siren", "arch.width=16", "arch.depth=2", "fit.lr=0.001", "fit.steps=100",
                     "rate.target=6", "rate.bits_per_param=6"),
+    # Format 1.3: latent grids with the integer entropy model.
+    "image-latentgrid": ("arch.name=latentgrid", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6",
+                         "fit.steps=200", "fit.steps_per_call=40", "fit.lr=0.02", "rate.target=6"),
 }
 AUDIO_CASES = {
     "audio-hashgrid": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
