@@ -69,27 +69,27 @@ def check_tensors(ints: list[np.ndarray], frac_bits: list[int]) -> None:
         raise FormatError("latent entropy model steps out of range")
 
 
-def integer_arm(ints: list[np.ndarray], frac_bits: list[int], context: np.ndarray,
-                input_bits: int) -> tuple[np.ndarray, np.ndarray]:
+def integer_arm(ints: list[np.ndarray], frac_bits: list[int], context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, K) integer neighbours -> quarter-step means (N,) and scale indices (N,), exact.
 
-    ``ints`` are the ARM's weights then biases (the network's leaf order), at steps 2^-frac_bits;
-    the network reads the neighbours in units of the latent step 2^-input_bits.
+    ``ints`` are the ARM's leaves in the network's order (the MLP's weights, its biases, then
+    the linear path from the neighbours), at steps 2^-frac_bits.
     """
-    layers = len(ints) // 2
-    weights, biases = ints[:layers], ints[layers:]
-    w_bits, b_bits = frac_bits[:layers], frac_bits[layers:]
-    h = context.astype(np.float64)
-    unit = input_bits  # h holds integers in units of 2^-unit
+    layers = (len(ints) - 1) // 2
+    weights, biases, linear = ints[:layers], ints[layers : 2 * layers], ints[-1]
+    w_bits, b_bits, l_bits = frac_bits[:layers], frac_bits[layers : 2 * layers], frac_bits[-1]
+    x = context.astype(np.float64)
+    h = x
+    unit = 0  # h holds integers in units of 2^-unit
     for i in range(layers):
         z = h @ weights[i].astype(np.float64)  # units 2^-(unit + w_bits[i]); exact
         z = z + biases[i].astype(np.float64) * 2.0 ** (unit + w_bits[i] - b_bits[i])
         if i < layers - 1:
             h = np.clip(np.floor(z * 2.0 ** (ACT_BITS - unit - w_bits[i])), 0.0, ACT_LIMIT)
             unit = ACT_BITS
-    # The mean comes out in the units of the latents' values, the log-scale in units of the step.
+    z = z + (x @ linear.astype(np.float64)) * 2.0 ** (unit + w_bits[-1] - l_bits)
     shift = 2.0 ** -(unit + w_bits[-1])
-    mean = np.floor(z[:, 0] * shift * 2.0**input_bits * (1 << MEAN_BITS) + 0.5)
+    mean = np.floor(z[:, 0] * shift * (1 << MEAN_BITS) + 0.5)
     scale = np.floor(z[:, 1] * shift * SCALE_STEPS + 0.5) - SCALE_STEPS * LOG_SCALE_MIN
     mean = np.clip(mean, -4 * MAX_LATENT, 4 * MAX_LATENT).astype(np.int64)
     return mean, np.clip(scale, 0, SCALES - 1).astype(np.int64)

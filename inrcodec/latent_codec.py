@@ -40,7 +40,17 @@ from inrcodec.signal import Signal
 NETWORK_BITS_PER_PARAM = 6.0
 ARM_FRAC_BITS = range(4, 13)  # ARM weight steps 2^-4 .. 2^-12, chosen by total coded size
 ROWS_PER_CALL = 1 << 13  # probability rows handed to the range coder at once (bounded memory)
-RETRIES = 4
+RETRIES = 3  # fine-tunes at a lower latent rate when the networks would not fit beside the latents
+RETRY_MARGIN = 1.2  # ... aiming this many times the excess lower
+RETRY_LR_FRACTION = 0.1
+# Lambda for a rate target. Measured on Kodak crops: lambda = 1e-3 gives about 0.65 bpp of
+# latents after 2000 steps (0.58 and 0.73 on kodim03 and kodim23), and the rate falls about as lambda^-0.6. The controller leaves it
+# alone for the first 40 % of the steps (the ARM is still learning, so the rate says little),
+# then changes it by at most 1.25x per call: the latents' rate answers late, and a fast
+# controller overshoots into collapsed latents.
+LAMBDA_AT_REFERENCE, REFERENCE_BPP, RATE_EXPONENT = 1e-3, 0.65, 0.6
+CONTROL_START = 0.4
+CONTROLLER_MAX_FACTOR = 1.25
 MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more than 16 bits a latent  # fine-tunes at a higher lambda when the coded file overshoots its target
 
 
@@ -71,47 +81,70 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
     init_key, fit_key = jax.random.split(jax.random.PRNGKey(config.seed))
     net = arch.build(init_key)
     latents = [jnp.zeros(s) for s in latent_shapes(height, width, arch.levels)]
-    controller = RateController(config.fit.lmbda, latent_target)
+    lmbda = config.fit.lmbda
+    if latent_target is not None:
+        lmbda = LAMBDA_AT_REFERENCE * (REFERENCE_BPP / latent_target) ** (1.0 / RATE_EXPONENT)
+    controller = RateController(lmbda, latent_target, max_factor=CONTROLLER_MAX_FACTOR)
     fit_cfg = config.fit
     hard_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
-    phases = [("fit", fit_cfg.steps - hard_steps, False, fit_cfg.lr),
-              ("quantise", hard_steps, True, fit_cfg.lr * fit_cfg.qat_lr_fraction)]
-    trainer = _Trainer(target, arch.latent_step(), controller, fit_cfg, fit_key, progress)
-    for phase, steps, hard, lr in phases:
-        latents, net = trainer.run(latents, net, steps, hard, lr, phase)
+    trainer = _Trainer(target, arch.latent_step(), controller, fit_cfg, fit_key, progress,
+                       control_from=int(CONTROL_START * fit_cfg.steps))
+    rates = np.asarray(schedule(fit_cfg, fit_cfg.steps)(np.arange(fit_cfg.steps)))
+    soft_steps = fit_cfg.steps - hard_steps
+    latents, net = trainer.run(latents, net, rates[:soft_steps], False, "fit")
+    latents, net = trainer.run(latents, net, rates[soft_steps:], True, "quantise")
 
-    blob, psnr = _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config)
+    packer = _Packer(arch, signal, signal_chunk, budget, overhead, config)
+    blob, psnr, excess = packer.pack(net, latents, must_fit=False)
     retries = 0
-    while budget is not None and len(blob) * 8 > budget and retries < RETRIES:
-        # The ideal rate the controller saw undershot the real file: tighten and fine-tune.
+    while excess > 0 and retries < RETRIES:
+        # The latents left the synthesis too little: aim them lower and fine-tune (the
+        # controller raises lambda), rounded as in the last phase but at a livelier rate.
         retries += 1
-        controller.target *= 0.95 * budget / (len(blob) * 8)
-        controller.lmbda *= 2.0
-        steps = max(hard_steps // 2, 50)
-        latents, net = trainer.run(latents, net, steps, True, fit_cfg.lr * fit_cfg.qat_lr_fraction, "quantise")
-        blob, psnr = _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config)
-    if budget is not None and len(blob) * 8 > budget:
-        raise ConfigError(f"rate target too low: the smallest file reached takes {len(blob)} bytes "
-                          f"({8 * len(blob) / pixels:.3f} bpp)")
+        controller.target = max(controller.target - RETRY_MARGIN * excess / pixels, 0.01 * controller.target)
+        retry_rates = np.full(max(hard_steps, 100), fit_cfg.lr * RETRY_LR_FRACTION)
+        latents, net = trainer.run(latents, net, retry_rates, True, "quantise")
+        blob, psnr, excess = packer.pack(net, latents, must_fit=retries == RETRIES)
     return Encoded(blob, arch, psnr, time.perf_counter() - start, retries + 1)
 
 
 class _Trainer:
-    """Adam on (latents, networks) with one jitted program per phase, many steps per call."""
+    """Adam on (latents, networks), one optimiser state for all phases (a fresh state would move
+    every latent by a full learning rate per step, gradient or not), many steps per jitted call."""
 
-    def __init__(self, target: jax.Array, step: float, controller: RateController, fit_cfg, key: jax.Array, progress):
+    def __init__(self, target: jax.Array, step: float, controller: RateController, fit_cfg, key: jax.Array, progress,
+                 control_from: int = 0):
         self.target, self.step, self.controller, self.fit_cfg, self.key = target, step, controller, fit_cfg, key
         self.progress = progress
+        self.control_from, self.steps_done = control_from, 0  # the controller waits this many steps
+        self.adam = optax.scale_by_adam(b1=0.9, b2=0.999)
+        self.state = None
+        self.compiled = {}
 
-    def run(self, latents, net, steps: int, hard: bool, lr: float, phase: str):
-        if steps <= 0:
-            return latents, net
-        height, width = self.target.shape[:2]
-        pixels = height * width
+    def run(self, latents, net, learning_rates: np.ndarray, hard: bool, phase: str):
+        """One step per learning rate; ``hard``: the synthesis sees rounded latents."""
         params, static = eqx.partition(net, eqx.is_inexact_array)
-        optimizer = optax.adam(schedule(self.fit_cfg, steps, lr=lr))
-        step = self.step
-        state = optimizer.init((latents, params))
+        trainable = (latents, params)
+        if self.state is None:
+            self.state = self.adam.init(trainable)
+        many = self.compiled.setdefault(hard, self._compile(static, hard))
+        steps, done = len(learning_rates), 0
+        while done < steps:
+            rates = jnp.asarray(learning_rates[done : done + self.fit_cfg.steps_per_call], jnp.float32)
+            self.key, sub = jax.random.split(self.key)
+            trainable, self.state, mse, bits = many(trainable, self.state, sub, jnp.float32(self.controller.lmbda), rates)
+            done += len(rates)
+            self.steps_done += len(rates)
+            if self.steps_done >= self.control_from:
+                self.controller.update(float(bits) / self.target.shape[0] / self.target.shape[1])
+            if self.progress is not None:
+                self.progress(phase, done, steps, float(mse))
+        latents, params = trainable
+        return latents, eqx.combine(params, static)
+
+    def _compile(self, static, hard: bool):
+        height, width = self.target.shape[:2]
+        pixels, step, target, adam = height * width, self.step, self.target, self.adam
 
         def loss_fn(trainable, lmbda, key):
             lat, p = trainable
@@ -121,35 +154,27 @@ class _Trainer:
             # has no gradient at an integer, so latents would drift off the mode unchecked.
             noisy = [_quantise(y / step, k, hard=False) for y, k in zip(lat, keys)]
             seen = [_quantise(y / step, k, hard=True) for y, k in zip(lat, keys)] if hard else noisy
-            bits = sum(latent_bits(model, q, step) for q in noisy)
-            mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - self.target) ** 2)
+            bits = sum(latent_bits(model, q) for q in noisy)
+            mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - target) ** 2)
             return mse + lmbda * bits / pixels, (mse, bits)
 
         @eqx.filter_jit
-        def many(trainable, state, key, lmbda, length):
-            def one_step(carry, k):
+        def many(trainable, state, key, lmbda, rates):
+            def one_step(carry, xs):
                 t, s = carry
+                k, lr = xs
                 (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, lmbda, k)
-                updates, s = optimizer.update(grads, s, t)
-                return (optax.apply_updates(t, updates), s), aux
+                direction, s = adam.update(grads, s, t)
+                return (jax.tree_util.tree_map(lambda p, d: p - lr * d, t, direction), s), aux
 
-            (trainable, state), (mse, _) = jax.lax.scan(one_step, (trainable, state), jax.random.split(key, length))
+            keys = jax.random.split(key, rates.shape[0])
+            (trainable, state), (mse, _) = jax.lax.scan(one_step, (trainable, state), (keys, rates))
             lat, p = trainable
             model = eqx.combine(p, static)
-            bits = sum(latent_bits(model, jnp.round(y / step), step) for y in lat)
+            bits = sum(latent_bits(model, jnp.round(y / step)) for y in lat)
             return trainable, state, mse[-1], bits
 
-        trainable, done = (latents, params), 0
-        while done < steps:
-            length = min(self.fit_cfg.steps_per_call, steps - done)
-            self.key, sub = jax.random.split(self.key)
-            trainable, state, mse, bits = many(trainable, state, sub, jnp.float32(self.controller.lmbda), length)
-            done += length
-            self.controller.update(float(bits) / pixels)
-            if self.progress is not None:
-                self.progress(phase, done, steps, float(mse))
-        latents, params = trainable
-        return latents, eqx.combine(params, static)
+        return many
 
 
 def _quantise(y: jax.Array, key: jax.Array, hard: bool) -> jax.Array:
@@ -158,12 +183,11 @@ def _quantise(y: jax.Array, key: jax.Array, hard: bool) -> jax.Array:
     return y + jax.random.uniform(key, y.shape, minval=-0.5, maxval=0.5)
 
 
-def latent_bits(net: LatentGridNet, grid: jax.Array, step: float) -> jax.Array:
+def latent_bits(net: LatentGridNet, grid: jax.Array) -> jax.Array:
     """Code length in bits of one latent grid (in integer units, rounded or noisy) under the
     float ARM: the Laplace's mass on the unit bin around each value (Ballé et al. 2018), the
     float twin of ``latent_arm.pmf_rows``."""
-    mean, log_scale = net.arm(step * grid_contexts(grid, net.offsets))
-    mean = mean / step  # the ARM reads and predicts values; the grid holds multiples of the step
+    mean, log_scale = net.arm(grid_contexts(grid, net.offsets))
     inverse = jnp.exp(-log_scale)
     low, high = grid - 0.5 - mean, grid + 0.5 - mean
     # Both bin edges on one side of the mean: 0.5 exp(-|nearest edge| / b) (1 - exp(-1 / b)).
@@ -182,16 +206,55 @@ def _skeleton_leaves(arch: LatentGridConfig) -> list:
 
 
 def arm_tensor_count(arch: LatentGridConfig) -> int:
-    """The ARM's weights and biases come first among the network's leaves."""
-    return 2 * (arch.arm_depth + 1)
+    """The ARM's weights, biases and linear path come first among the network's leaves."""
+    return 2 * (arch.arm_depth + 1) + 1
 
 
-def _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhead, config) -> tuple[bytes, float]:
-    """Integer latents, ARM step by total size, synthesis steps by search; the file and its PSNR."""
-    ints = [np.asarray(jnp.round(y / arch.latent_step()), np.int64) for y in latents]
-    if max(int(np.abs(q).max(initial=0)) for q in ints) > latent_arm.MAX_LATENT:
-        raise ConfigError("latents grew beyond the format's range; lower fit.lr")
-    leaves = weights.leaves(net)
+class _Packer:
+    """Integer latents, the ARM's step by total size, the synthesis steps by search: the file."""
+
+    def __init__(self, arch, signal, signal_chunk, budget, overhead, config):
+        self.arch, self.signal, self.signal_chunk = arch, signal, signal_chunk
+        self.budget, self.overhead, self.slope_db = budget, overhead, config.quant.slope_db
+
+    def pack(self, net, latents, must_fit: bool) -> tuple[bytes, float, float]:
+        """The file, its PSNR, and how many bits over the budget the file would be with the
+        synthesis at the precision it would choose without a target (0 if within).
+
+        Over budget and not ``must_fit``, the file is that unconstrained one; otherwise the
+        synthesis steps are the best that fit."""
+        arch = self.arch
+        ints = [np.asarray(jnp.round(y / arch.latent_step()), np.int64) for y in latents]
+        if max(int(np.abs(q).max(initial=0)) for q in ints) > latent_arm.MAX_LATENT:
+            raise ConfigError("latents grew beyond the format's range; lower fit.lr")
+        leaves = weights.leaves(net)
+        frac, arm_and_latent_bits = _arm_step(leaves, ints, arch)
+        frozen = {i: -8 * frac for i in range(arm_tensor_count(arch))}
+        search = quantize.StepSearch(leaves, _synthesis_psnr(net, [q * arch.latent_step() for q in ints], self.signal),
+                                     frozen=frozen)
+        groups = ["mlp"] * len(leaves)
+        # The ARM's own bits are in search.bits (its frozen tensors); the latents' are fixed.
+        fixed = self.overhead + arm_and_latent_bits - sum(search.tensor_bits(i, c) for i, c in frozen.items())
+        codes = list(search.search(groups, slope_db=self.slope_db, fixed_bits=fixed).codes)
+        excess = 0.0 if self.budget is None else max(search.bits(codes) + fixed - self.budget, 0.0)
+        if excess and must_fit:
+            codes = list(search.search(groups, slope_db=self.slope_db, fixed_bits=fixed, target_bits=self.budget).codes)
+        blob = _pack(self.signal_chunk, arch, net, codes, ints)
+        if self.budget is not None and len(blob) * 8 > self.budget and (must_fit or not excess):
+            # Coder overheads the ideal sizes missed: search again with them counted.
+            slack = len(blob) * 8 - search.bits(codes) - fixed
+            codes = list(search.search(groups, slope_db=self.slope_db, fixed_bits=fixed + slack,
+                                       target_bits=self.budget).codes)
+            blob = _pack(self.signal_chunk, arch, net, codes, ints)
+            excess = max(excess, 0.0) if len(blob) * 8 <= self.budget else max(excess, len(blob) * 8 - self.budget)
+        if must_fit and len(blob) * 8 > self.budget:
+            raise ConfigError(f"could not reach the rate target: the smallest file reached takes {len(blob)} bytes "
+                              f"({8 * len(blob) / ints[0].size:.3f} bpp); use a higher target or more fit.steps")
+        return blob, search.psnr(codes), excess
+
+
+def _arm_step(leaves, ints, arch) -> tuple[int, float]:
+    """The ARM weights' step 2^-frac that minimises their bits plus the latents' (and that sum)."""
     n_arm = arm_tensor_count(arch)
     best = None
     for frac in ARM_FRAC_BITS:
@@ -199,25 +262,11 @@ def _quantise_and_pack(net, latents, arch, signal, signal_chunk, budget, overhea
         if any(np.abs(t).max(initial=0) >= latent_arm.MAX_WEIGHT for t in arm_ints):
             continue
         bits = sum(entropy.fit_model(t)[1] for t in arm_ints) + ideal_latent_bits(arm_ints, [frac] * n_arm, ints, arch)
-        if best is None or bits < best[0]:
-            best = (bits, frac, bits - sum(entropy.fit_model(t)[1] for t in arm_ints))
+        if best is None or bits < best[1]:
+            best = (frac, bits)
     if best is None:
         raise ConfigError("the entropy model's weights grew out of range; lower fit.lr")
-    _, frac, latent_bits_ideal = best
-    frozen = {i: -8 * frac for i in range(n_arm)}
-    evaluate = _synthesis_psnr(net, [q * arch.latent_step() for q in ints], signal)
-    search = quantize.StepSearch(leaves, evaluate, frozen=frozen)
-    groups = ["mlp"] * len(leaves)
-    fixed = overhead + latent_bits_ideal
-    codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed, target_bits=budget).codes)
-    blob = _pack(signal_chunk, arch, net, codes, ints)
-    if budget is not None and len(blob) * 8 > budget:
-        # Coder overheads the ideal sizes missed: search again with them counted.
-        slack = len(blob) * 8 - search.bits(codes) - fixed
-        codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed + slack,
-                                   target_bits=budget).codes)
-        blob = _pack(signal_chunk, arch, net, codes, ints)
-    return blob, search.psnr(codes)
+    return best
 
 
 def _synthesis_psnr(net, latents, signal: Signal):
@@ -262,7 +311,7 @@ def _grid_parameters(arm_ints, frac_bits, grid: np.ndarray, arch: LatentGridConf
     padded = np.pad(grid, ((pad[0], 0), (pad[1], pad[1])))
     rows, cols = np.indices(grid.shape).reshape(2, -1)
     context = latent_arm.contexts(padded, rows, cols, offsets, pad)
-    return latent_arm.integer_arm(arm_ints, frac_bits, context, arch.latent_step_bits)
+    return latent_arm.integer_arm(arm_ints, frac_bits, context)
 
 
 def _alphabet(latents: list[np.ndarray]) -> tuple[int, int]:
@@ -310,7 +359,7 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, hei
         padded = np.zeros((shape[0] + pad[0], shape[1] + 2 * pad[1]), np.int64)
         for rows, cols in latent_arm.wavefronts(shape, offsets):
             context = latent_arm.contexts(padded, rows, cols, offsets, pad)
-            means, scales = latent_arm.integer_arm(arm_ints, frac_bits, context, arch.latent_step_bits)
+            means, scales = latent_arm.integer_arm(arm_ints, frac_bits, context)
             if trace is not None:
                 trace.append((means, scales))
             padded[rows + pad[0], cols + pad[1]] = decoder.decode(latent_arm.pmf_rows(means, scales, low, high)) + low

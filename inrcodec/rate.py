@@ -68,9 +68,11 @@ class RateController:
     lmbda: float
     target: float | None
     gain: float = 0.5
+    max_factor: float = math.inf  # bound on one update's change (a slow-reacting rate overshoots)
 
     def update(self, estimated: float) -> float:
         if self.target is not None and self.target > 0 and math.isfinite(estimated):
-            ratio = max(estimated, 1e-6) / self.target
-            self.lmbda = float(min(max(self.lmbda * ratio**self.gain, 1e-8), 1e2))
+            factor = (max(estimated, 1e-6) / self.target) ** self.gain
+            factor = min(max(factor, 1.0 / self.max_factor), self.max_factor)
+            self.lmbda = float(min(max(self.lmbda * factor, 1e-8), 1e2))
         return self.lmbda

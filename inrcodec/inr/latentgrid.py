@@ -83,14 +83,15 @@ class LatentGridConfig(ArchConfig):
 
     def param_count(self) -> int:
         conv = 9 * self.out_dim * self.out_dim + self.out_dim
-        return dense_layer_params(self.arm_sizes()) + dense_layer_params(self.synth_sizes()) + self.convs * conv
+        arm = dense_layer_params(self.arm_sizes()) + 2 * self.context_size()
+        return arm + dense_layer_params(self.synth_sizes()) + self.convs * conv
 
     def latents_per_pixel(self) -> float:
         return sum(4.0**-level for level in range(self.levels))
 
     def macs_per_sample(self) -> int:
         """Per pixel: the ARM for every latent, the upsampling and the synthesis."""
-        arm = self.latents_per_pixel() * dense_layer_macs(self.arm_sizes())
+        arm = self.latents_per_pixel() * (dense_layer_macs(self.arm_sizes()) + 2 * self.context_size())
         upsample = UPSAMPLE_MACS * (self.levels - 1)
         synthesis = dense_layer_macs(self.synth_sizes()) + self.convs * 9 * self.out_dim * self.out_dim
         return math.ceil(arm + upsample + synthesis)
@@ -116,6 +117,7 @@ class LatentGridNet(eqx.Module):
 
     arm_weights: list
     arm_biases: list
+    arm_linear: jax.Array  # (K, 2): a linear predictor beside the MLP
     synth_weights: list
     synth_biases: list
     conv_weights: list
@@ -126,8 +128,15 @@ class LatentGridNet(eqx.Module):
         arm_key, synth_key = jax.random.split(key)
         self.offsets = context_offsets(config.context_rows, config.context_cols)
         arm_sizes = config.arm_sizes()
-        self.arm_weights, self.arm_biases = uniform_layers(
-            arm_key, arm_sizes, [math.sqrt(6.0 / n) / 4 for n in arm_sizes[:-1]])
+        # The ARM starts by predicting mean 0 and scale 1 for every latent, with zero biases so
+        # no hidden unit is dead while the latents are still near zero (a random start was seen
+        # to leave the ARM blind to the context: twice the rate, depending on the seed).
+        arm_weights, _ = uniform_layers(arm_key, arm_sizes, [math.sqrt(6.0 / n) for n in arm_sizes[:-1]])
+        self.arm_weights = arm_weights[:-1] + [jnp.zeros_like(arm_weights[-1])]
+        self.arm_biases = [jnp.zeros((n,)) for n in arm_sizes[1:]]
+        # A linear path from the neighbours to the outputs: the mean always has a gradient
+        # toward a weighted average of the context, even while every hidden unit is silent.
+        self.arm_linear = jnp.zeros((arm_sizes[0], 2))
         synth_sizes = config.synth_sizes()
         self.synth_weights, self.synth_biases = uniform_layers(
             synth_key, synth_sizes, [math.sqrt(6.0 / n) for n in synth_sizes[:-1]])
@@ -137,12 +146,17 @@ class LatentGridNet(eqx.Module):
         self.conv_biases = [jnp.zeros((c,)) for _ in range(config.convs)]
 
     def arm(self, context: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(..., K) neighbour values -> Laplace mean and log-scale (clipped), each (...)."""
+        """(..., K) neighbours, in units of the latent step -> Laplace mean and log-scale
+        (clipped) in the same units, each (...)."""
         h = context
         for w, b in zip(self.arm_weights[:-1], self.arm_biases[:-1]):
             h = jax.nn.relu(h @ w + b)
-        out = h @ self.arm_weights[-1] + self.arm_biases[-1]
-        return out[..., 0], jnp.clip(out[..., 1], LOG_SCALE_MIN, LOG_SCALE_MAX)
+        out = h @ self.arm_weights[-1] + self.arm_biases[-1] + context @ self.arm_linear
+        log_scale = out[..., 1]
+        # Clipped like the integer ARM, but with the gradient of the unclipped value: a scale
+        # pinned at a bound must still be able to come back.
+        clipped = jnp.clip(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX)
+        return out[..., 0], log_scale + jax.lax.stop_gradient(clipped - log_scale)
 
     def synthesize(self, latents: list[jax.Array], height: int, width: int) -> jax.Array:
         """Latent grids -> (height, width, out_dim) pixels (centred: 0 is mid-grey)."""
