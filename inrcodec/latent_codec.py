@@ -44,14 +44,14 @@ RETRIES = 3  # fine-tunes at a lower latent rate when the networks would not fit
 RETRY_MARGIN = 1.2  # ... aiming this many times the excess lower
 RETRY_LR_FRACTION = 0.1
 # Lambda for a rate target. Measured on Kodak crops: lambda = 1e-3 gives about 0.65 bpp of
-# latents after 2000 steps (0.58 and 0.73 on kodim03 and kodim23), and the rate falls about as lambda^-0.6. The controller leaves it
-# alone for the first 40 % of the steps (the ARM is still learning, so the rate says little),
-# then changes it by at most 1.25x per call: the latents' rate answers late, and a fast
-# controller overshoots into collapsed latents.
+# latents after 2000 steps (0.58 and 0.73 on kodim03 and kodim23), and the rate falls about as
+# lambda^-0.6. The controller leaves it alone for the first 40 % of the steps (the ARM is still
+# learning, so the rate says little), then changes it by at most 1.25x per call: the latents'
+# rate answers late, and a fast controller overshoots into collapsed latents.
 LAMBDA_AT_REFERENCE, REFERENCE_BPP, RATE_EXPONENT = 1e-3, 0.65, 0.6
 CONTROL_START = 0.4
 CONTROLLER_MAX_FACTOR = 1.25
-MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more than 16 bits a latent  # fine-tunes at a higher lambda when the coded file overshoots its target
+MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more than 16 bits a latent
 
 
 @releases_compiled_programs
@@ -127,7 +127,9 @@ class _Trainer:
         trainable = (latents, params)
         if self.state is None:
             self.state = self.adam.init(trainable)
-        many = self.compiled.setdefault(hard, self._compile(static, hard))
+        if hard not in self.compiled:
+            self.compiled[hard] = self._compile(static, hard)
+        many = self.compiled[hard]
         steps, done = len(learning_rates), 0
         while done < steps:
             rates = jnp.asarray(learning_rates[done : done + self.fit_cfg.steps_per_call], jnp.float32)
