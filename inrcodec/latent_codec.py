@@ -39,7 +39,7 @@ from inrcodec.signal import Signal
 # latents' rate is aimed at a target; the step search then spends what is really left.
 NETWORK_BITS_PER_PARAM = 6.0
 ARM_FRAC_BITS = range(4, 13)  # ARM weight steps 2^-4 .. 2^-12, chosen by total coded size
-ROWS_PER_CALL = 1 << 13  # probability rows handed to the range coder at once (bounded memory)
+ROWS_PER_CALL = 1 << 12  # probability rows handed to the range coder at once (bounded memory)
 RETRIES = 3  # fine-tunes at a lower latent rate when the networks would not fit beside the latents
 RETRY_MARGIN = 1.2  # ... aiming this many times the excess lower
 RETRY_LR_FRACTION = 0.3  # of the peak: noisy latents at this rate can still move, then rounded
@@ -373,7 +373,10 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, hei
             means, scales = latent_arm.integer_arm(arm_ints, frac_bits, context)
             if trace is not None:
                 trace.append((means, scales))
-            padded[rows + pad[0], cols + pad[1]] = decoder.decode(latent_arm.pmf_rows(means, scales, low, high)) + low
+            for i in range(0, len(rows), ROWS_PER_CALL):  # bounded memory on tall images
+                part = slice(i, i + ROWS_PER_CALL)
+                values = decoder.decode(latent_arm.pmf_rows(means[part], scales[part], low, high)) + low
+                padded[rows[part] + pad[0], cols[part] + pad[1]] = values
         out.append(padded[pad[0]:, pad[1] : pad[1] + shape[1]].copy())
     return out
 

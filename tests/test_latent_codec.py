@@ -54,7 +54,7 @@ def test_info_describes_the_latents_and_the_decoder_cost(report):
     assert LatentGridConfig().macs_per_sample() <= 3000  # the default decoder stays within C3's budget
 
 
-def test_encoder_and_decoder_see_identical_probabilities(report):
+def test_encoder_and_decoder_see_identical_probabilities(report, monkeypatch):
     parsed, meta, arch = _parts(report.blob)
     trace = []
     ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
@@ -71,7 +71,12 @@ def test_encoder_and_decoder_see_identical_probabilities(report):
     assert len(trace) == len(encoder_side)
     for (m_dec, s_dec), (m_enc, s_enc) in zip(trace, encoder_side):
         assert np.array_equal(m_dec, m_enc) and np.array_equal(s_dec, s_enc)
-    # and coding the decoded latents again gives the file's latents chunk byte for byte.
+    # and coding the decoded latents again gives the file's latents chunk byte for byte,
+    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+    # whatever the batches the coder is handed.
+    monkeypatch.setattr(latent_codec, "ROWS_PER_CALL", 3)
+    again = latent_codec.decode_integer_parts(parsed, meta, arch)[2]
+    assert all(np.array_equal(a, b) for a, b in zip(again, latents))
     assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
 
 
