@@ -1,12 +1,13 @@
 """Latent-grid image coding (architecture ``latentgrid``; Cool-chic / C3 family).
 
 Encoder: fit the latent grids, the synthesis network and the ARM together by minimising
-``MSE + lambda * bits / pixels``, where the bits are the ARM's discrete-Laplace code length of
-the latents: first with uniform noise in place of rounding, then rounded (straight-through).
-With a rate target a controller moves lambda so the latents spend what the target leaves.
-Then the ARM is quantised to the power-of-two step that minimises its own bits plus the
-latents' (under the exact integer ARM), the synthesis steps are searched for quality within
-the budget, and the latents are range-coded with the integer ARM's probabilities.
+``MSE + lambda * bits / pixels``, where the bits are the ARM's Laplace code length of the
+latents: first with uniform noise in place of rounding, then with the latents rounded and
+fixed while the networks adapt to them. With a rate target a controller moves lambda so the
+latents spend what the target leaves. Then the ARM is quantised to the power-of-two step that
+minimises its own bits plus the latents' (under the exact integer ARM), the synthesis steps
+are searched for quality within the budget, and the latents are range-coded with the integer
+ARM's probabilities.
 
 Decoder: the integer ARM decodes the latents wavefront by wavefront; the synthesis renders them.
 """
