@@ -1,14 +1,13 @@
 """The latent entropy model in exact integer arithmetic: what the range coder's probabilities are.
 
 The ARM's weights are quantised to power-of-two steps and evaluated in fixed point only
-(integer weights and activations, floors and clips; products and sums carried in float64,
-where integers below 2^53 are exact in any summation order, so BLAS gives the same integers on
-every machine). It outputs, per latent, a mean in quarter steps ``4m + f`` and a scale index
-``s``. The probability of latent value ``k`` is ``TABLE[s, |4(k - m) - f|]`` normalised over the
-file's latent alphabet: a discrete Laplace whose integer weights come from a recurrence on
-decays computed with ``decimal`` (software arithmetic, identical everywhere).
+(:mod:`inrcodec.fixed_point`). It outputs, per latent, a mean in quarter steps and a scale
+index. The weight of latent value ``k`` is the Laplace mass on the bin ``k ± 1/2`` taken from a
+table of integer tail weights at quarter-step distances (``pmf_rows``), whose decays are
+computed with ``decimal`` (software arithmetic, identical everywhere); the range coder
+normalises the weights over the file's latent alphabet.
 
-Latents are coded grid by grid along anti-diagonal wavefronts (``coding_order``): every latent
+Latents are coded grid by grid along anti-diagonal wavefronts (``wavefronts``): every latent
 of a wavefront has all its context decoded, so the decoder evaluates a wavefront at once.
 """
 
@@ -19,11 +18,10 @@ import functools
 
 import numpy as np
 
+from inrcodec import fixed_point
 from inrcodec.errors import FormatError
 from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN
 
-ACT_BITS = 8  # hidden activations are integers in units of 2^-8
-ACT_LIMIT = float(1 << 20)  # ReLU outputs are clipped to 4096.0, which bounds every sum below 2^53
 MEAN_BITS = 2  # means in quarter steps
 SCALE_STEPS = 8  # scale indices per unit of natural log
 SCALES = int(SCALE_STEPS * (LOG_SCALE_MAX - LOG_SCALE_MIN)) + 1
@@ -76,21 +74,11 @@ def integer_arm(ints: list[np.ndarray], frac_bits: list[int], context: np.ndarra
     the linear path from the neighbours), at steps 2^-frac_bits.
     """
     layers = (len(ints) - 1) // 2
-    weights, biases, linear = ints[:layers], ints[layers : 2 * layers], ints[-1]
-    w_bits, b_bits, l_bits = frac_bits[:layers], frac_bits[layers : 2 * layers], frac_bits[-1]
-    x = context.astype(np.float64)
-    h = x
-    unit = 0  # h holds integers in units of 2^-unit
-    for i in range(layers):
-        z = h @ weights[i].astype(np.float64)  # units 2^-(unit + w_bits[i]); exact
-        z = z + biases[i].astype(np.float64) * 2.0 ** (unit + w_bits[i] - b_bits[i])
-        if i < layers - 1:
-            h = np.clip(np.floor(z * 2.0 ** (ACT_BITS - unit - w_bits[i])), 0.0, ACT_LIMIT)
-            unit = ACT_BITS
-    z = z + (x @ linear.astype(np.float64)) * 2.0 ** (unit + w_bits[-1] - l_bits)
-    shift = 2.0 ** -(unit + w_bits[-1])
-    mean = np.floor(z[:, 0] * shift * (1 << MEAN_BITS) + 0.5)
-    scale = np.floor(z[:, 1] * shift * SCALE_STEPS + 0.5) - SCALE_STEPS * LOG_SCALE_MIN
+    z, unit = fixed_point.relu_mlp(ints[:layers], ints[layers : 2 * layers], frac_bits[:layers],
+                                   frac_bits[layers : 2 * layers], context)
+    z = z + (context.astype(np.float64) @ ints[-1].astype(np.float64)) * 2.0 ** (unit - frac_bits[-1])
+    mean = np.floor(z[:, 0] * 2.0**-unit * (1 << MEAN_BITS) + 0.5)
+    scale = np.floor(z[:, 1] * 2.0**-unit * SCALE_STEPS + 0.5) - SCALE_STEPS * LOG_SCALE_MIN
     mean = np.clip(mean, -4 * MAX_LATENT, 4 * MAX_LATENT).astype(np.int64)
     return mean, np.clip(scale, 0, SCALES - 1).astype(np.int64)
 

@@ -4,10 +4,8 @@ arithmetic that turns it into the probabilities the range coder uses.
 
 The network is fitted to one point cloud (minimising the cross-entropy is minimising the coded
 bits), its weights are quantised to power-of-two steps, and from then on it is evaluated in
-fixed point only: integer weights, integer activations, floors and clips. The products and
-sums are carried in float64, where integers below 2^53 are exact whatever the summation order,
-so BLAS gives the same integers on every machine; logits index a table built with
-``decimal`` (software arithmetic, identical everywhere).
+fixed point only (:mod:`inrcodec.fixed_point`); logits index a table built with ``decimal``
+(software arithmetic, identical everywhere).
 """
 
 from __future__ import annotations
@@ -20,11 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from inrcodec import octree
+from inrcodec import fixed_point, octree
 from inrcodec.errors import FormatError
 
-ACT_BITS = 8  # activations are integers in units of 2^-8
-ACT_LIMIT = float(1 << 20)  # ReLU outputs are clipped to 4096.0: bounds every sum below 2^53
 LOGIT_BITS = 4  # logits are rounded down to 1/16 ...
 LOGIT_LIMIT = 12 << LOGIT_BITS  # ... and clipped to +-12
 PROB_BITS = 16
@@ -156,18 +152,8 @@ def check_tensors(ints: list[np.ndarray]) -> None:
 def integer_logits(ints: list[np.ndarray], frac_bits: list[int], features: np.ndarray) -> np.ndarray:
     """Exact logits in units of 2^-LOGIT_BITS, clipped; identical on every machine."""
     layers = len(ints) // 2
-    weights, biases = ints[:layers], ints[layers:]
-    w_bits, b_bits = frac_bits[:layers], frac_bits[layers:]
-    h = features.astype(np.float64)  # integers, activation unit 1 for the inputs
-    unit = 0  # h holds integers in units of 2^-unit
-    for i in range(layers):
-        z = h @ weights[i].astype(np.float64)  # units 2^-(unit + w_bits[i]); exact
-        z = z + biases[i].astype(np.float64) * 2.0 ** (unit + w_bits[i] - b_bits[i])
-        if i < layers - 1:
-            h = np.clip(np.floor(z * 2.0 ** (ACT_BITS - unit - w_bits[i])), 0.0, ACT_LIMIT)
-            unit = ACT_BITS
-        else:
-            logits = np.floor(z[:, 0] * 2.0 ** (LOGIT_BITS - unit - w_bits[i]))
+    z, unit = fixed_point.relu_mlp(ints[:layers], ints[layers:], frac_bits[:layers], frac_bits[layers:], features)
+    logits = np.floor(z[:, 0] * 2.0 ** (LOGIT_BITS - unit))
     return np.clip(logits, -LOGIT_LIMIT, LOGIT_LIMIT).astype(np.int64)
 
 
