@@ -68,7 +68,7 @@ def encode_signal(signal: Signal, config: CodecConfig, progress: Progress | None
         attempts = attempt + 1
         sized = arch
         if budget is not None:
-            overhead = _overhead_bits(signal_chunk, arch)
+            overhead = overhead_bits(signal_chunk, arch)
             if budget <= overhead:
                 raise ConfigError(f"rate target too low: the headers alone take {overhead / 8:.0f} bytes")
             sized = arch.resized(max(int((budget - overhead) / bits_per_param), 1))
@@ -79,7 +79,7 @@ def encode_signal(signal: Signal, config: CodecConfig, progress: Progress | None
         if budget is None or 0.9 * budget <= len(blob) * 8 <= budget:
             break
         # Resize from the bits per parameter this signal actually needed.
-        spent = len(blob) * 8 - _overhead_bits(signal_chunk, sized)
+        spent = len(blob) * 8 - overhead_bits(signal_chunk, sized)
         bits_per_param = max(spent / sized.param_count(), 0.25)
     psnr, blob, sized = best
     return Encoded(blob, sized, psnr, time.perf_counter() - start, attempts)
@@ -92,7 +92,7 @@ def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget
     groups = weights.leaf_groups(model)
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
-    fixed_bits = _overhead_bits(signal_chunk, arch)
+    fixed_bits = overhead_bits(signal_chunk, arch)
     rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
     common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate)
@@ -175,7 +175,7 @@ def _pack(signal_chunk: bytes, model_chunk: bytes, model, codes) -> bytes:
     return container.pack(container.Container(signal_chunk, model_chunk, table, payload))
 
 
-def _overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
+def overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
     """Bits of everything but the payload: headers, tensor table (about 6 bytes a tensor), CRC."""
     n_tensors = len(jax.tree_util.tree_leaves(weights.skeleton(arch)))
     return 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * n_tensors + 6 + 4 * 4 + 4)

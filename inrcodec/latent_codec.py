@@ -28,7 +28,7 @@ import optax
 from inrcodec import container, entropy, latent_arm, quantize, weights
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.compile_cache import releases_compiled_programs
-from inrcodec.encoder import Encoded
+from inrcodec.encoder import Encoded, overhead_bits
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import schedule
 from inrcodec.inr import write_arch
@@ -44,6 +44,7 @@ NETWORK_BITS_PER_PARAM = 6.0
 # rest absorbs the estimate's error (the synthesis steps are then searched to fit the file).
 # Fine-tuning the latents again after an overshoot was tried and lost more than it saved.
 LATENT_SHARE = 0.92
+LATENTS_HEADER_BYTES = 6  # the latents chunk's tag, length and alphabet
 MAX_DEAD_ZONE = 16  # in latent steps: how far the last resort zeroes small latents
 ARM_FRAC_BITS = range(4, 13)  # ARM weight steps 2^-4 .. 2^-12, chosen by total coded size
 ROWS_PER_CALL = 1 << 12  # probability rows handed to the range coder at once (bounded memory)
@@ -71,13 +72,13 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
     arch: LatentGridConfig = IMAGE.adapt(config.arch, signal)
     arch.validate()
     meta = signal.meta
-    height, width, channels = signal.data.shape
+    height, width = signal.data.shape[:2]
     peak = float((1 << meta["bits"]) - 1)
     target = jnp.asarray(signal.data.astype(np.float32) / peak - 0.5)
     signal_chunk = write_signal_chunk(IMAGE, meta)
     budget = IMAGE.budget_bits(config.rate.target, meta) if config.rate.target > 0 else None
     pixels = height * width
-    overhead = 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * len(_skeleton_leaves(arch)) + 40)
+    overhead = overhead_bits(signal_chunk, arch) + 8.0 * LATENTS_HEADER_BYTES
     latent_target = None
     if budget is not None:
         spare = budget - overhead - NETWORK_BITS_PER_PARAM * arch.param_count()
@@ -206,10 +207,6 @@ def latent_bits(net: LatentGridNet, grid: jax.Array) -> jax.Array:
     centre = jnp.log(jnp.maximum(centre, 1e-12))
     log_p = jnp.where((low >= 0) | (high <= 0), tail, centre)
     return -jnp.sum(jnp.maximum(log_p, MIN_LOG_PROBABILITY)) / math.log(2.0)
-
-
-def _skeleton_leaves(arch: LatentGridConfig) -> list:
-    return jax.tree_util.tree_leaves(weights.skeleton(arch))
 
 
 def arm_tensor_count(arch: LatentGridConfig) -> int:
