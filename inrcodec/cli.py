@@ -190,9 +190,11 @@ def batch(
     seed: Annotated[Optional[int], typer.Option(help="Random seed of every fit.")] = None,
     set_: SetOption = None,
     cpus_per_job: Annotated[float, typer.Option(help="CPU cores per fit job.")] = 1.0,
-    gpus_per_job: Annotated[float, typer.Option(help="GPUs per fit job; 0.25 packs four fits per GPU.")] = 0.0,
+    gpus_per_job: Annotated[float, typer.Option(help="GPUs per fit job; 0.25 shares each GPU among four jobs.")] = 0.0,
     num_cpus: Annotated[Optional[int], typer.Option(help="Cores the local Ray may use (default: all).")] = None,
     retries: Annotated[int, typer.Option(help="Resubmissions of a job whose worker died.")] = 2,
+    pack: Annotated[int, typer.Option(
+        help="Signals per job; same-shaped ones are fitted together in one jitted program (many small signals).")] = 1,
     quiet: QuietOption = False,
 ) -> None:
     """Compress every signal of a folder or manifest on Ray, one fit job per signal.
@@ -204,14 +206,14 @@ def batch(
     from pipelines.batch.job import FAILED
     from pipelines.batch.run import check_options, summary_lines, timed_run
 
-    check_options(retries, cpus_per_job, gpus_per_job)
+    check_options(retries, cpus_per_job, gpus_per_job, pack)
     items = collect(input, out)
     options = {"bpp": bpp, "kbps": kbps, "config": str(config) if config else None, "steps": steps, "seed": seed,
                "overrides": list(set_ or ())}
     for modality in _modalities_of(items):  # a bad preset or option fails before the cluster starts
         api.make_config(modality, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     records, seconds = timed_run(items, out, options=options, address=address, num_cpus=num_cpus,
-                                 cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries,
+                                 cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries, pack=pack,
                                  show_progress=not quiet and sys.stderr.isatty())
     for line in summary_lines(records, seconds):
         typer.echo(line)

@@ -1,15 +1,17 @@
-"""Fit, quantise and entropy-code one signal into a .inrc byte string.
+"""Fit, quantise and entropy-code signals into .inrc byte strings, one file per signal.
 
 The stages, in order: size the network for the rate target, fit in float, search quantisation
 steps, quantisation-aware fine-tune, code, and (with a target) make sure the real file fits.
+Same-shaped signals go through the fits together, as one pack (``encode_signals``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -20,7 +22,7 @@ from inrcodec import container, quantize, weights
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.config import CodecConfig
 from inrcodec.errors import ConfigError
-from inrcodec.fit import RateTerm, schedule, train
+from inrcodec.fit import RateTerm, schedule, stack, train, unstack
 from inrcodec.inr import ArchConfig, write_arch
 from inrcodec.modalities import REGISTRY, write_signal_chunk
 from inrcodec.rate import GridRate, RateController
@@ -51,80 +53,163 @@ class Encoded:
 @releases_compiled_programs
 def encode_signal(signal: Signal, config: CodecConfig, progress: Progress | None = None) -> Encoded:
     """Encode ``signal`` under ``config``; with a rate target the file is at most that size."""
+    return _encode_all([signal], config, progress)[0]
+
+
+@releases_compiled_programs
+def encode_signals(signals: Sequence[Signal], config: CodecConfig, progress: Progress | None = None) -> list[Encoded]:
+    """Encode many signals of one modality under one ``config``, one file each, in order.
+
+    Signals with the same sample layout (same coordinates and channels) are fitted as one pack
+    in one jitted program (``fit.train``): for many small signals this is several times the
+    throughput of fitting them one by one, and each file is what ``encode_signal`` makes of its
+    signal up to float rounding. Each file keeps its own rate target.
+    """
+    return _encode_all(list(signals), config, progress)
+
+
+def can_pack(signal: Signal, config: CodecConfig) -> bool:
+    """Whether ``encode_signals`` may fit this signal in a pack: a network over all of its
+    samples (not a point cloud's octree, a latent-grid image or a segmented clip)."""
+    from inrcodec.segments import segment_count
+
     modality = REGISTRY[signal.modality]
-    coords_np, targets_np = modality.samples(signal)
-    coords, targets = jnp.asarray(coords_np), jnp.asarray(targets_np)
-    arch = modality.adapt(config.arch, signal)
+    return modality.fits_one_network(config) and segment_count(modality, signal, config.fit.max_samples) == 1
+
+
+def _encode_all(signals: list[Signal], config: CodecConfig, progress: Progress | None) -> list[Encoded]:
+    results: list[Encoded | None] = [None] * len(signals)
+    for members, coords in _layouts(signals):
+        for i, encoded in zip(members, _encode_layout([signals[i] for i in members], coords, config, progress)):
+            results[i] = encoded
+    return results
+
+
+def _layouts(signals: list[Signal]):
+    """Groups of signals (indices) that share coordinates and channels, with those coordinates."""
+    groups: list[tuple[list[int], np.ndarray, tuple]] = []
+    for i, signal in enumerate(signals):
+        coords, targets = REGISTRY[signal.modality].samples(signal)
+        for members, shared, channels in groups:
+            if channels == (signal.modality, targets.shape) and np.array_equal(shared, coords):
+                members.append(i)
+                break
+        else:
+            groups.append(([i], coords, (signal.modality, targets.shape)))
+    return [(members, coords) for members, coords, _ in groups]
+
+
+def _encode_layout(signals: list[Signal], coords_np: np.ndarray, config: CodecConfig, progress) -> list[Encoded]:
+    """Encode signals that share ``coords_np``: fit as packs of those whose networks have the same
+    size, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
+    modality = REGISTRY[signals[0].modality]
+    coords = jnp.asarray(coords_np)
+    targets = [modality.samples(signal)[1] for signal in signals]
+    arch = modality.adapt(config.arch, signals[0])
     arch.validate()
-    signal_chunk = write_signal_chunk(modality, signal.meta)
-    budget = modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
-    evaluate = _distortion_evaluator(modality, signal, coords_np)
+    chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
+    budgets = [modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
+               for signal in signals]
+    evaluators = [_distortion_evaluator(modality, signal, coords_np) for signal in signals]
 
     start = time.perf_counter()
-    bits_per_param = config.rate.bits_per_param
-    best: tuple[float, bytes, ArchConfig] | None = None
-    attempts = 0
-    for attempt in range(config.rate.max_attempts if budget else 1):
-        attempts = attempt + 1
-        sized = arch
-        if budget is not None:
-            overhead = overhead_bits(signal_chunk, arch)
-            if budget <= overhead:
-                raise ConfigError(f"rate target too low: the headers alone take {overhead / 8:.0f} bytes")
-            sized = arch.resized(max(int((budget - overhead) / bits_per_param), 1))
-        key = jax.random.PRNGKey(config.seed)
-        blob, psnr = _fit_once(sized, coords, targets, signal_chunk, config, key, evaluate, budget, progress)
-        if best is None or (psnr > best[0] and (budget is None or len(blob) * 8 <= budget)):
-            best = (psnr, blob, sized)
-        if budget is None or 0.9 * budget <= len(blob) * 8 <= budget:
+    bits_per_param = [config.rate.bits_per_param] * len(signals)
+    best: list[tuple[float, bytes, ArchConfig] | None] = [None] * len(signals)
+    attempts = [0] * len(signals)
+    pending = list(range(len(signals)))
+    for _ in range(config.rate.max_attempts if budgets[0] is not None else 1):
+        packs: dict[ArchConfig, list[int]] = {}
+        for i in pending:
+            attempts[i] += 1
+            packs.setdefault(_sized(arch, budgets[i], chunks[i], bits_per_param[i]), []).append(i)
+        pending = []
+        for sized, members in packs.items():
+            key = jax.random.PRNGKey(config.seed)
+            fitted = _fit_pack(sized, coords, jnp.asarray(np.stack([targets[i] for i in members])),
+                               [chunks[i] for i in members], config, key, [evaluators[i] for i in members],
+                               budgets[members[0]], progress)
+            for i, (blob, psnr) in zip(members, fitted):
+                budget = budgets[i]
+                if best[i] is None or (psnr > best[i][0] and (budget is None or len(blob) * 8 <= budget)):
+                    best[i] = (psnr, blob, sized)
+                if budget is not None and not 0.9 * budget <= len(blob) * 8 <= budget:
+                    # Resize from the bits per parameter this signal actually needed.
+                    spent = len(blob) * 8 - overhead_bits(chunks[i], sized)
+                    bits_per_param[i] = max(spent / sized.param_count(), 0.25)
+                    pending.append(i)
+        if not pending:
             break
-        # Resize from the bits per parameter this signal actually needed.
-        spent = len(blob) * 8 - overhead_bits(signal_chunk, sized)
-        bits_per_param = max(spent / sized.param_count(), 0.25)
-    psnr, blob, sized = best
-    return Encoded(blob, sized, psnr, time.perf_counter() - start, attempts)
+    seconds = time.perf_counter() - start
+    return [Encoded(blob, sized, psnr, seconds / len(signals), tries)
+            for (psnr, blob, sized), tries in zip(best, attempts)]
 
 
-def _fit_once(arch, coords, targets, signal_chunk, config, key, evaluate, budget, progress):
+def _sized(arch: ArchConfig, budget: float | None, signal_chunk: bytes, bits_per_param: float) -> ArchConfig:
+    """The network for a budget: as many parameters as it pays for at ``bits_per_param``."""
+    if budget is None:
+        return arch
+    overhead = overhead_bits(signal_chunk, arch)
+    if budget <= overhead:
+        raise ConfigError(f"rate target too low: the headers alone take {overhead / 8:.0f} bytes")
+    return arch.resized(max(int((budget - overhead) / bits_per_param), 1))
+
+
+def _fit_pack(arch, coords, targets, signal_chunks, config, key, evaluators, budget, progress):
+    """Fit, search steps, fine-tune and code a pack of signals (targets (P, N, C)) that share
+    ``coords``, a network size and a budget; one (file, PSNR) per signal."""
     fit_cfg = config.fit
+    count = targets.shape[0]
     init_key, fit_key, qat_key = jax.random.split(key, 3)
     model = arch.build(init_key)
     groups = weights.leaf_groups(model)
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
-    fixed_bits = overhead_bits(signal_chunk, arch)
+    fixed_bits = [overhead_bits(chunk, arch) for chunk in signal_chunks]
     rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
     common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate)
-    model = train(model, coords, targets, steps=float_steps, schedule=schedule(fit_cfg, float_steps), key=fit_key,
-                  progress=report("fit"), **common)
+    # Every signal starts from the same network, as a fit of one does.
+    models = train(stack([model] * count), coords, targets, steps=float_steps,
+                   schedule=schedule(fit_cfg, float_steps), key=fit_key, progress=report("fit"), **common)
 
     # Grids keep the step they were trained at; the search picks the other steps.
     frozen = {i: fit_cfg.grid_step_code for i, g in enumerate(groups) if g == "grid"}
-    model = _make_room_for_mlp(model, groups, frozen, budget, fixed_bits)
-    search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
-    codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits, target_bits=budget).codes)
+    fitted, all_codes = [], []
+    for i, model in enumerate(unstack(models, count)):
+        model = _make_room_for_mlp(model, groups, frozen, budget, fixed_bits[i])
+        search = quantize.StepSearch(weights.leaves(model), functools.partial(evaluators[i], model), frozen=frozen)
+        codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits[i],
+                                   target_bits=budget).codes)
+        if qat_steps and rate is not None and budget is not None:
+            # Rounded grids from here on, aiming at what the chosen MLP steps leave.
+            mlp_bits = sum(search.tensor_bits(j, c) for j, c in enumerate(codes) if j not in frozen)
+            rate.controllers[i].target = max(budget - fixed_bits[i] - mlp_bits, 0.05 * budget) / coords.shape[0]
+        fitted.append(model)
+        all_codes.append(codes)
     if qat_steps:
         if rate is not None:
-            # Rounded grids from here on, aiming at what the chosen MLP steps leave.
             rate.hard = True
-            if budget is not None:
-                mlp_bits = sum(search.tensor_bits(i, c) for i, c in enumerate(codes) if i not in frozen)
-                rate.controller.target = max(budget - fixed_bits - mlp_bits, 0.05 * budget) / coords.shape[0]
-        steps_tree = weights.with_leaves(
-            model, [np.float32(0.0 if i in frozen else quantize.step_size(c)) for i, c in enumerate(codes)]
-        )
+        steps_pack = stack([weights.with_leaves(m, [np.float32(0.0 if j in frozen else quantize.step_size(c))
+                                                    for j, c in enumerate(codes)])
+                            for m, codes in zip(fitted, all_codes)])
         lr = fit_cfg.lr * fit_cfg.qat_lr_fraction
-        model = train(model, coords, targets, steps=qat_steps, schedule=schedule(fit_cfg, qat_steps, lr=lr),
-                      key=qat_key, quant_steps=steps_tree, progress=report("quantise"), **common)
+        models = train(stack(fitted), coords, targets, steps=qat_steps, schedule=schedule(fit_cfg, qat_steps, lr=lr),
+                       key=qat_key, quant_steps=steps_pack, progress=report("quantise"), **common)
+        fitted = unstack(models, count)
     model_chunk = write_arch(arch)
+    return [_code(model, codes, chunk, model_chunk, groups, frozen, budget, bits, evaluate, config)
+            for model, codes, chunk, bits, evaluate in zip(fitted, all_codes, signal_chunks, fixed_bits, evaluators)]
+
+
+def _code(model, codes, signal_chunk, model_chunk, groups, frozen, budget, fixed_bits, evaluate, config):
+    """The file of one fitted network, within its budget; with the PSNR of what it decodes to."""
     blob = _pack(signal_chunk, model_chunk, model, codes)
     if budget is not None and len(blob) * 8 > budget:
         # Fine-tuning moved the weights: search the free steps again under the real budget.
-        search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
+        search = quantize.StepSearch(weights.leaves(model), functools.partial(evaluate, model), frozen=frozen)
         slack = len(blob) * 8 - search.bits(codes) - fixed_bits  # real vs ideal: coder and table overhead
         model = _make_room_for_mlp(model, groups, frozen, budget, fixed_bits + slack)
-        search = quantize.StepSearch(weights.leaves(model), lambda leaves: evaluate(model, leaves), frozen=frozen)
+        search = quantize.StepSearch(weights.leaves(model), functools.partial(evaluate, model), frozen=frozen)
         codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits + slack,
                                    target_bits=budget).codes)
         blob = _pack(signal_chunk, model_chunk, model, codes)
@@ -157,17 +242,17 @@ def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits
     return weights.with_leaves(model, leaves)
 
 
-def grid_rate(model, groups, fit_cfg, budget, fixed_bits, samples) -> RateTerm | None:
-    """The rate term for feature grids, aiming at what the target leaves after the MLP."""
+def grid_rate(model, groups, fit_cfg, budget, fixed_bits: Sequence[float], samples) -> RateTerm | None:
+    """The rate term for the feature grids of a pack (one entry of ``fixed_bits`` per signal),
+    each signal aiming at what the target leaves after its MLP."""
     is_grid = tuple(g == "grid" for g in groups)
     if not any(is_grid):
         return None
-    target = None
-    if budget is not None:
-        mlp_params = sum(leaf.size for leaf, g in zip(weights.leaves(model), is_grid) if not g)
-        target = max(budget - fixed_bits - MLP_BITS_PER_PARAM * mlp_params, 0.05 * budget) / samples
+    mlp_params = sum(leaf.size for leaf, g in zip(weights.leaves(model), is_grid) if not g)
+    targets = [None if budget is None else
+               max(budget - bits - MLP_BITS_PER_PARAM * mlp_params, 0.05 * budget) / samples for bits in fixed_bits]
     grid = GridRate(is_grid, quantize.step_size(fit_cfg.grid_step_code))
-    return RateTerm(grid, grid.init_scales(), RateController(fit_cfg.lmbda, target))
+    return RateTerm(grid, grid.init_scales(len(fixed_bits)), [RateController(fit_cfg.lmbda, t) for t in targets])
 
 
 def _pack(signal_chunk: bytes, model_chunk: bytes, model, codes) -> bytes:
@@ -192,16 +277,20 @@ def _distortion_evaluator(modality, signal: Signal, coords: np.ndarray):
     reference = jnp.asarray(np.concatenate([reference, np.zeros((pad, reference.shape[1]), reference.dtype)]))
     mask = jnp.asarray(np.arange(n + pad) < n, jnp.float32)[:, None]
 
-    @eqx.filter_jit
-    def chunk_error(model, leaves, x, y, m):
-        out = modality.search_output(weights.with_leaves(model, leaves)(x), peak)
-        return jnp.sum(m * (out - y) ** 2)
-
     def evaluate(model, leaves) -> float:
         leaves = [jnp.asarray(x) for x in leaves]
-        sse = sum(float(chunk_error(model, leaves, coords[i : i + size], reference[i : i + size], mask[i : i + size]))
+        sse = sum(float(_chunk_error(modality, peak, model, leaves, coords[i : i + size], reference[i : i + size],
+                                     mask[i : i + size]))
                   for i in range(0, n + pad, size))
         value = 10.0 * math.log10(peak**2 / max(sse / (n * reference.shape[1]), 1e-20)) if math.isfinite(sse) else -math.inf
         return value if math.isfinite(value) else -math.inf
 
     return evaluate
+
+
+@eqx.filter_jit
+def _chunk_error(modality, peak: float, model, leaves, x, y, m):
+    """Squared error of the network with ``leaves`` on one chunk; compiled once per network
+    shape, so every signal of a pack (and every segment) reuses it."""
+    out = modality.search_output(weights.with_leaves(model, leaves)(x), peak)
+    return jnp.sum(m * (out - y) ** 2)

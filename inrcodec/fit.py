@@ -1,14 +1,15 @@
-"""Per-signal optimisation with Optax: one jitted step, many steps per call via lax.scan."""
+"""Optimisation with Optax of one signal or a pack of same-shaped signals side by side: one
+jitted step, many steps per call via lax.scan."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from inrcodec.quantize import fake_quantize
@@ -41,17 +42,28 @@ class FitConfig:
 
 @dataclasses.dataclass
 class RateTerm:
-    """Grid rate training state: the proxy, its learned scales, the controller, the phase."""
+    """Grid rate training state of a pack: the proxy, learned scales, one controller per signal,
+    the phase."""
 
     grid: GridRate
-    log_scales: list
-    controller: RateController
+    log_scales: list  # one (P,) array per grid tensor: each signal learns its own scales
+    controllers: list[RateController]
     hard: bool = False
-    bits_per_sample: float = math.nan
+    bits_per_sample: np.ndarray | None = None  # (P,) after each call
+
+
+def stack(models: Sequence):
+    """One pack from same-shaped models: every array leaf gains a leading axis of signals."""
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *models)
+
+
+def unstack(pack, count: int) -> list:
+    """The models of a pack, in order."""
+    return [jax.tree_util.tree_map(lambda leaf: leaf[i], pack) for i in range(count)]
 
 
 def train(
-    model,
+    models,
     coords: jax.Array,
     targets: jax.Array,
     *,
@@ -64,25 +76,30 @@ def train(
     rate: RateTerm | None = None,
     progress: ProgressFn | None = None,
 ):
-    """Minimise the mean squared error of ``model(coords)`` against ``targets``.
+    """Minimise the mean squared error of every model of a pack against its own targets.
 
-    With ``quant_steps`` (a pytree like the parameters; 0 = leave the leaf alone) the forward
+    ``models`` is a pack (:func:`stack`) of P same-shaped models fitted side by side in one
+    jitted program (tiny signals are dominated by dispatch, so P of them cost little more than
+    one); ``targets`` is (P, N, C) at the shared ``coords`` (N, d). Signals see the same random
+    batches and noise, so a pack of one is the plain fit and a signal fits alike in any pack.
+
+    With ``quant_steps`` (a pack like the parameters; 0 = leave the leaf alone) the forward
     pass sees the parameters rounded to those steps (straight-through): quantisation-aware
     fine-tuning. With ``rate`` the grid leaves are perturbed and their estimated bits per
-    sample, weighted by the controller's lambda, are added to the loss; ``rate`` is updated in
-    place (scales, lambda, last estimate).
+    sample, weighted by each signal's lambda, are added to the loss; ``rate`` is updated in
+    place (scales, lambdas, last estimates).
     """
-    params, static = eqx.partition(model, eqx.is_inexact_array)
+    params, static = eqx.partition(models, eqx.is_inexact_array)
     trainable = (params, rate.log_scales if rate else [])
-    optimizer = optax.adam(schedule, b1=0.9, b2=0.99, eps=1e-15)
+    optimizer = optax.adam(schedule, b1=0.9, b2=0.99, eps=1e-15)  # elementwise: a pack is P fits
     opt_state = optimizer.init(trainable)
     n = coords.shape[0]
     full_batch = batch_size <= 0 or batch_size >= n
 
-    def loss_fn(t, x, y, lmbda, k):
+    def signal_loss(t, q, x, y, lmbda, k):
         p, log_scales = t
         if quant_steps is not None:
-            p = fake_quantize(p, quant_steps)
+            p = fake_quantize(p, q)
         bits = jnp.zeros(())
         if rate is not None:
             # Rate from noisy grids even when the synthesis sees rounded ones: the rounded
@@ -91,7 +108,14 @@ def train(
             bits = rate.grid.bits(noisy, log_scales) / n
             p = rate.grid.perturb(p, k, hard=True) if rate.hard else noisy
         mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
-        return mse + lmbda * bits, (mse, bits)
+        return mse + lmbda * bits, mse
+
+    def pack_loss(t, x, y, lmbda, k):
+        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, quant_steps, x, y, lmbda, k)
+        return jnp.sum(losses), mse  # signals are independent: each gets its own gradient
+
+    def rounded_bits(t, k):
+        return rate.grid.bits(rate.grid.perturb(t[0], k, hard=True), t[1]) / n
 
     @eqx.filter_jit
     def run(trainable, opt_state, key, lmbda, length):
@@ -102,28 +126,29 @@ def train(
                 x, y = coords, targets
             else:
                 idx = jax.random.randint(batch_key, (batch_size,), 0, n)
-                x, y = coords[idx], targets[idx]
-            (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, x, y, lmbda, noise_key)
+                x, y = coords[idx], targets[:, idx]
+            (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, x, y, lmbda, noise_key)
             updates, s = optimizer.update(grads, s, t)
-            return (optax.apply_updates(t, updates), s), aux
+            return (optax.apply_updates(t, updates), s), mse
 
-        (trainable, opt_state), (mse, _) = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
-        # The controller sees the bits of the rounded grids, as the entropy coder will.
-        bits = rate.grid.bits(rate.grid.perturb(trainable[0], key, hard=True), trainable[1]) / n if rate else 0.0
+        (trainable, opt_state), mse = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
+        # The controllers see the bits of the rounded grids, as the entropy coder will.
+        bits = jax.vmap(rounded_bits, in_axes=(0, None))(trainable, key) if rate else jnp.zeros(mse.shape[1:])
         return trainable, opt_state, mse[-1], bits
 
     done = 0
     while done < steps:
         length = min(steps_per_call, steps - done)
         key, sub = jax.random.split(key)
-        lmbda = jnp.float32(rate.controller.lmbda if rate else 0.0)
+        lmbda = jnp.asarray([c.lmbda for c in rate.controllers] if rate else np.zeros(targets.shape[0]), jnp.float32)
         trainable, opt_state, mse, bits = run(trainable, opt_state, sub, lmbda, length)
         done += length
         if rate is not None:
-            rate.bits_per_sample = float(bits)
-            rate.controller.update(rate.bits_per_sample)
+            rate.bits_per_sample = np.asarray(bits, np.float64)
+            for controller, estimate in zip(rate.controllers, rate.bits_per_sample):
+                controller.update(float(estimate))
         if progress is not None:
-            progress(done, steps, float(mse))
+            progress(done, steps, float(jnp.mean(mse)))
     params, log_scales = trainable
     if rate is not None:
         rate.log_scales = log_scales

@@ -25,7 +25,7 @@ from inrcodec import container, occupancy, octree, quantize, weights
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.encoder import Encoded, grid_rate
 from inrcodec.errors import ConfigError, FormatError
-from inrcodec.fit import render, schedule, train
+from inrcodec.fit import render, schedule, stack, train, unstack
 from inrcodec.inr import PointFieldsConfig, write_arch
 from inrcodec.modalities import POINTCLOUD, write_signal_chunk
 from inrcodec.signal import Signal
@@ -260,11 +260,12 @@ def _fit_colour(signal: Signal, arch: PointFieldsConfig, config, key, progress):
     targets = jnp.asarray(signal.attributes["colors"].astype(np.float32) / 255.0 - COLOUR_OFFSET)
     groups = weights.leaf_groups(model)
     fit_cfg = config.fit
-    rate = grid_rate(model, groups, fit_cfg, None, 0.0, coords.shape[0])
+    rate = grid_rate(model, groups, fit_cfg, None, [0.0], coords.shape[0])
     report = (lambda d, t, loss: progress("colour", d, t, loss)) if progress else None
-    model = train(model, coords, targets, steps=fit_cfg.steps, schedule=schedule(fit_cfg, fit_cfg.steps),
+    model = train(stack([model]), coords, targets[None], steps=fit_cfg.steps, schedule=schedule(fit_cfg, fit_cfg.steps),
                   batch_size=min(fit_cfg.batch_size or 4096, coords.shape[0]), key=fit_key, rate=rate,
                   progress=report)
+    model = unstack(model, 1)[0]
     frozen = {i: fit_cfg.grid_step_code for i, g in enumerate(groups) if g == "grid"}
 
     def psnr_of(leaves):

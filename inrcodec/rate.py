@@ -26,9 +26,9 @@ class GridRate:
     is_grid: tuple[bool, ...]
     step: float
 
-    def init_scales(self) -> list[jax.Array]:
-        """Log-scales (in steps) of one Laplace per grid tensor."""
-        return [jnp.zeros(()) for g in self.is_grid if g]
+    def init_scales(self, signals: int = 1) -> list[jax.Array]:
+        """Log-scales (in steps) of one Laplace per grid tensor, (signals,) each for a pack."""
+        return [jnp.zeros((signals,)) for g in self.is_grid if g]
 
     def perturb(self, params, key: jax.Array, hard: bool):
         """Grid leaves with one step of uniform noise (``hard=False``) or rounded (straight-through)."""

@@ -6,15 +6,15 @@ import os
 import signal
 from pathlib import Path
 
-from pipelines.batch.job import fit_job
+from pipelines.batch.job import pack_job
 
 
-def fit_job_killed_once(source: str, output: str, options: dict) -> dict:
+def pack_job_killed_once(sources: list[str], outputs: list[str], options: dict) -> list[dict]:
     """SIGKILL this worker on the first call that finds the marker file (removing it), else fit."""
     marker = Path(options["kill_marker"])
     try:
         marker.unlink()
     except FileNotFoundError:
-        return fit_job(source, output, options)
+        return pack_job(sources, outputs, options)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable: the process was killed")

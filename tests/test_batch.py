@@ -12,7 +12,7 @@ import inrcodec
 from pipelines.batch.inputs import collect
 from pipelines.batch.run import LOCAL_OBJECT_STORE, RESULTS, _worker_env, run_batch
 from tests.audio_clips import tone_clip, write_clip
-from tests.batch_jobs import fit_job_killed_once
+from tests.batch_jobs import pack_job_killed_once
 from tests.conftest import crop_of_sample
 
 ray = pytest.importorskip("ray")
@@ -64,13 +64,27 @@ def test_batch_codes_every_input_and_reports_the_corrupt_one(tmp_path, local_ray
     inrcodec.decode(out / "b.inrc")
 
 
+def test_packed_jobs_fit_same_shaped_signals_together_and_still_report_each(tmp_path, local_ray):
+    source, out = _dataset(tmp_path / "in"), tmp_path / "out"
+    records = run_batch(collect(source, out), out, options=OPTIONS, pack=3)
+
+    by_name = {Path(r["path"]).name: r for r in records}
+    assert by_name["broken.png"]["status"] == "failed" and "broken.png" in by_name["broken.png"]["error"]
+    # Five PNGs in jobs of three: a, b, broken | c, d; the tone has a job of its own.
+    assert [by_name[n]["pack"] for n in ["a.png", "b.png", "c.png", "d.png", "tone.wav"]] == [2, 2, 2, 2, 1]
+    for name in ["a.png", "b.png", "c.png", "d.png", "tone.wav"]:
+        record = by_name[name]
+        assert record["status"] == "ok" and record["bytes"] == Path(record["output"]).stat().st_size, record
+        inrcodec.decode(record["output"])
+
+
 def test_a_killed_worker_is_retried_and_nothing_is_lost(tmp_path, local_ray):
     source, out = _dataset(tmp_path / "in"), tmp_path / "out"
     (source / "broken.png").unlink()
     marker = tmp_path / "kill-once"
     marker.write_text("")
     records = run_batch(collect(source, out), out, options={**OPTIONS, "kill_marker": str(marker)},
-                        job=fit_job_killed_once)
+                        job=pack_job_killed_once)
     assert not marker.exists()  # one worker did die
     assert [r["status"] for r in records] == ["ok"] * 5
     assert sorted(r["attempts"] for r in records) == [1, 1, 1, 1, 2]
@@ -86,7 +100,7 @@ def test_a_job_that_keeps_dying_is_recorded_as_failed(tmp_path, local_ray):
     marker.write_text("")
     out = tmp_path / "out"
     [record] = run_batch(collect(source, out), out, options={**OPTIONS, "kill_marker": str(marker)},
-                         job=fit_job_killed_once, retries=0)
+                         job=pack_job_killed_once, retries=0)
     assert record["status"] == "failed" and record["attempts"] == 1 and "died" in record["error"].lower()
     assert not (out / "a.inrc").exists()
 

@@ -94,6 +94,11 @@ class Modality:
             return encode_segments(self, signal, config, count, progress)
         return encode_signal(signal, config, progress)
 
+    def fits_one_network(self, config) -> bool:
+        """Whether ``encode`` fits one INR to all samples under ``config`` (the path that
+        ``encoder.encode_signals`` can pack), rather than a codec of its own."""
+        return True
+
     # Segments along time (inrcodec/segments.py): modalities whose data has time on axis 0 and
     # whose header counts it in ``frames`` name the header fields every segment shares.
     segment_fields: ClassVar[tuple[str, ...]] = ()

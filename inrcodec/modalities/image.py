@@ -52,6 +52,9 @@ class Image(Modality):
             return encode_latent_image(signal, config, progress)
         return super().encode(signal, config, progress)
 
+    def fits_one_network(self, config) -> bool:
+        return not isinstance(config.arch, LatentGridConfig)
+
     def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         if isinstance(arch, LatentGridConfig) and fps_scale == 1.0:
             from inrcodec.latent_codec import decode_latent_image

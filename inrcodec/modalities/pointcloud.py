@@ -90,6 +90,9 @@ class PointCloud(Modality):
             raise ConfigError(f"point clouds are coded with the pointfields architecture, not {arch.name}")
         return arch.replace(out_dim=3 if signal.meta["colour"] else 0)
 
+    def fits_one_network(self, config) -> bool:
+        return False  # an octree coded with an occupancy network
+
     def encode(self, signal: Signal, config, progress=None):
         from inrcodec.pointcloud_codec import encode_pointcloud
 

@@ -1,4 +1,4 @@
-"""One batch job: fit one signal, write its .inrc atomically, return a record. Runs in a worker."""
+"""Batch jobs: fit signals, write each .inrc atomically, return one record per signal. Run in workers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ SKIPPED = "skipped"
 
 
 def fit_job(source: str, output: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Code ``source`` into ``output``; user errors become a failed record, never an exception.
+    """Code ``source`` into ``output``; user errors become a failed record, never an exception."""
+    return pack_job([source], [output], options)[0]
+
+
+def pack_job(sources: list[str], outputs: list[str], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Code each source into its output, one record per source, in order.
+
+    Signals that can share a fit (same modality, sample layout and config: ``encoder.can_pack``)
+    are fitted together as one pack in one jitted program; the others one at a time. User errors
+    become failed records, never exceptions, and one bad input does not fail the others.
 
     ``options``: ``bpp`` (images, video, point clouds) and ``kbps`` (audio) rate targets, each used
     for the modalities it belongs to, and ``config``, ``steps``, ``seed``, ``overrides`` as in
@@ -21,32 +30,82 @@ def fit_job(source: str, output: str, options: dict[str, Any]) -> dict[str, Any]
     its own Ray task when this runs inside Ray, and assembled here into one file.
     """
     import inrcodec
+    from inrcodec.encoder import can_pack, encode_signals
+
+    start = time.perf_counter()
+    node, device = socket.gethostname(), _device()
+    records = [{"path": s, "output": o, "node": node, "device": device} for s, o in zip(sources, outputs)]
+    packs: dict[Any, list[tuple[int, Any]]] = {}
+    alone = []
+    for i, source in enumerate(sources):
+        try:
+            signal = inrcodec.load(source)
+            config = _config(signal, options)
+        except inrcodec.InrcodecError as exc:
+            records[i] = _failed(records[i], exc, start)
+            continue
+        if can_pack(signal, config):
+            packs.setdefault(config, []).append((i, signal))
+        else:
+            alone.append((i, signal, config))
+    for config, members in packs.items():
+        try:
+            encoded = encode_signals([signal for _, signal in members], config)
+        except inrcodec.InrcodecError:  # fit each alone, so that each gets its own error or file
+            alone += [(i, signal, config) for i, signal in members]
+            continue
+        for (i, signal), result in zip(members, encoded):
+            records[i] = _write(records[i], signal, result, 1, start, pack=len(members))
+    for i, signal, config in sorted(alone, key=lambda entry: entry[0]):
+        try:
+            encoded, segments = _encode_alone(signal, config)
+        except inrcodec.InrcodecError as exc:
+            records[i] = _failed(records[i], exc, start)
+            continue
+        records[i] = _write(records[i], signal, encoded, segments, start, pack=1)
+    return records
+
+
+def _config(signal, options: dict[str, Any]):
     from inrcodec import api
+    from inrcodec.modalities import REGISTRY
+
+    return api.make_config(signal.modality, config=options.get("config"),
+                           target=options.get(REGISTRY[signal.modality].rate_unit), steps=options.get("steps"),
+                           seed=options.get("seed"), overrides=tuple(options.get("overrides", ())))
+
+
+def _encode_alone(signal, config):
+    """One signal's file, and how many segments it took."""
     from inrcodec.modalities import REGISTRY
     from inrcodec.segments import segment_count
 
-    start = time.perf_counter()
-    record: dict[str, Any] = {"path": source, "output": output, "node": socket.gethostname(), "device": _device()}
+    modality = REGISTRY[signal.modality]
+    segments = segment_count(modality, signal, config.fit.max_samples)
+    if segments > 1 and _in_ray():
+        return _encode_segments_in_parallel(modality, signal, config, segments), segments
+    return modality.encode(signal, config), segments
+
+
+def _write(record, signal, encoded, segments: int, start: float, pack: int) -> dict[str, Any]:
+    """Measure the file by decoding it, write it atomically, and complete its record."""
+    import inrcodec
+    from inrcodec import api
+
     try:
-        signal = inrcodec.load(source)
-        modality = REGISTRY[signal.modality]
-        target = options.get(modality.rate_unit)
-        config = api.make_config(signal.modality, config=options.get("config"), target=target,
-                                 steps=options.get("steps"), seed=options.get("seed"),
-                                 overrides=tuple(options.get("overrides", ())))
-        segments = segment_count(modality, signal, config.fit.max_samples)
-        if segments > 1 and _in_ray():
-            encoded = _encode_segments_in_parallel(modality, signal, config, segments)
-        else:
-            encoded = modality.encode(signal, config)
         report = api.measure(signal, encoded)
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        api.write_encoded(report, Path(output), force=True, source=Path(source))
+        output = Path(record["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        api.write_encoded(report, output, force=True, source=Path(record["path"]))
     except inrcodec.InrcodecError as exc:
-        return {**record, "status": FAILED, "error": str(exc), "seconds": time.perf_counter() - start}
+        return _failed(record, exc, start)
     return {**record, "status": OK, "modality": signal.modality, "bytes": len(report.blob), **report.rate,
-            **report.metrics, "segments": segments, "fit_seconds": report.fit_seconds,
+            **report.metrics, "segments": segments, "pack": pack, "fit_seconds": report.fit_seconds,
             "seconds": time.perf_counter() - start}
+
+
+def _failed(record, exc: Exception, start: float) -> dict[str, Any]:
+    return {**record, "status": FAILED, "error": str(exc), "seconds": time.perf_counter() - start}
 
 
 def _in_ray() -> bool:

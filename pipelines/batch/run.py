@@ -2,6 +2,7 @@
 
     inrcodec batch data/ -o out/                       # local Ray for the run, all cores
     inrcodec batch manifest.txt -o out/ --address auto # an existing cluster
+    inrcodec batch tiles/ -o out/ --pack 32            # up to 32 same-shaped signals per fit job
 
 Outputs mirror the inputs under ``out``; ``out/results.jsonl`` gets one line per input (written
 as each job finishes, rewritten in input order at the end). A rerun skips inputs whose output
@@ -21,7 +22,7 @@ from inrcodec.errors import FormatError, InputError
 from inrcodec.files import atomic_path
 from pipelines import SINGLE_THREAD_XLA_FLAGS
 from pipelines.batch.inputs import BatchItem
-from pipelines.batch.job import FAILED, OK, SKIPPED, fit_job
+from pipelines.batch.job import FAILED, OK, SKIPPED, pack_job
 
 RESULTS = "results.jsonl"
 # Jobs exchange only paths and small records: a local Ray needs no 30 %-of-RAM object store.
@@ -38,14 +39,17 @@ def run_batch(
     cpus_per_job: float = 1,
     gpus_per_job: float = 0,
     retries: int = 2,
-    job: Callable[..., dict[str, Any]] = fit_job,
+    pack: int = 1,
+    job: Callable[..., list[dict[str, Any]]] = pack_job,
     show_progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Code every item on Ray and return one record per item, in input order.
 
-    ``options`` apply to every item (a manifest line's own options win). A job whose worker dies
-    is resubmitted up to ``retries`` times; a bad input is recorded as failed and the batch goes
-    on. ``job(source, output, options)`` must be a module-level function (workers import it).
+    ``options`` apply to every item (a manifest line's own options win). Each job codes up to
+    ``pack`` items of one modality and the same options, fitting same-shaped signals together. A
+    job whose worker dies is resubmitted up to ``retries`` times; a bad input is recorded as failed
+    and the batch goes on. ``job(sources, outputs, options)`` returns a record per source and must
+    be a module-level function (workers import it).
     """
     import ray
 
@@ -69,7 +73,7 @@ def run_batch(
     try:
         remote = ray.remote(job).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)
         with _Progress(len(items), len(records), enabled=show_progress) as progress:
-            for record in _run_jobs(remote, todo, dict(options or {}), retries, progress):
+            for record in _run_jobs(remote, _packs(todo, dict(options or {}), pack), retries, progress):
                 records[record["path"]] = record
                 _append(results, record)
     finally:
@@ -81,29 +85,47 @@ def run_batch(
     return ordered
 
 
-def _run_jobs(remote, todo: Sequence[BatchItem], options: dict[str, Any], retries: int, progress):
+def _packs(todo: Sequence[BatchItem], options: dict[str, Any], size: int) -> list[tuple[list[BatchItem], dict]]:
+    """Jobs of at most ``size`` items each that share a modality and options, in input order."""
+    from inrcodec.modalities import modality_for_path
+
+    groups: dict[tuple[str, str], tuple[list[BatchItem], dict]] = {}
+    for item in todo:
+        merged = {**options, **item.options}
+        try:
+            modality = modality_for_path(item.source).name
+        except InputError:  # its job reports it
+            modality = ""
+        groups.setdefault((modality, json.dumps(merged, sort_keys=True, default=str)), ([], merged))[0].append(item)
+    return [(items[i : i + size], merged) for items, merged in groups.values() for i in range(0, len(items), size)]
+
+
+def _run_jobs(remote, jobs: Sequence[tuple[list[BatchItem], dict]], retries: int, progress):
     """Yield a record per item as its job finishes; resubmit jobs whose worker died."""
     import ray
 
-    def submit(item: BatchItem):
-        return remote.remote(str(item.source), str(item.output), {**options, **item.options})
+    def submit(items: list[BatchItem], options: dict):
+        return remote.remote([str(i.source) for i in items], [str(i.output) for i in items], options)
 
-    pending = {submit(item): (item, 1) for item in todo}
-    progress.running(len(pending))
+    pending = {submit(items, options): (items, options, 1) for items, options in jobs}
+    running = sum(len(items) for items, _ in jobs)
+    progress.running(running)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         ref = ready[0]
-        item, attempt = pending.pop(ref)
+        items, options, attempt = pending.pop(ref)
         try:
-            record = {**ray.get(ref), "attempts": attempt}
+            records = [{**record, "attempts": attempt} for record in ray.get(ref)]
         except ray.exceptions.RayError as exc:  # the worker died, ran out of memory, or the job crashed
             if attempt <= retries:
-                pending[submit(item)] = (item, attempt + 1)
+                pending[submit(items, options)] = (items, options, attempt + 1)
                 continue
-            record = {"path": str(item.source), "output": str(item.output), "status": FAILED,
-                      "error": f"{type(exc).__name__}: {_first_line(exc)}", "attempts": attempt}
-        progress.finished(record, len(pending))
-        yield record
+            records = [{"path": str(item.source), "output": str(item.output), "status": FAILED,
+                        "error": f"{type(exc).__name__}: {_first_line(exc)}", "attempts": attempt} for item in items]
+        for record in records:
+            running -= 1
+            progress.finished(record, running)
+            yield record
 
 
 def _worker_env(cpus_per_job: float, gpus_per_job: float) -> dict[str, str]:
@@ -206,11 +228,13 @@ def summary_lines(records: Sequence[dict[str, Any]], seconds: float) -> list[str
     return lines
 
 
-def check_options(retries: int, cpus_per_job: float, gpus_per_job: float) -> None:
+def check_options(retries: int, cpus_per_job: float, gpus_per_job: float, pack: int = 1) -> None:
     """Raise InputError for resource options Ray would reject later, and less clearly."""
     if retries < 0 or not cpus_per_job > 0 or gpus_per_job < 0:
         raise InputError(f"--retries must be >= 0, --cpus-per-job > 0 and --gpus-per-job >= 0 "
                          f"(got {retries}, {cpus_per_job}, {gpus_per_job})")
+    if not 1 <= pack <= 4096:
+        raise InputError(f"--pack must be 1..4096 signals per job, got {pack}")
 
 
 def timed_run(*args, **kwargs) -> tuple[list[dict[str, Any]], float]:
