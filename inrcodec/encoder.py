@@ -100,13 +100,14 @@ def _layouts(signals: list[Signal]):
 
 
 def _encode_layout(signals: list[Signal], coords_np: np.ndarray, config: CodecConfig, progress) -> list[Encoded]:
-    """Encode signals that share ``coords_np``: fit as packs of those whose networks have the same
-    size, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
+    """Encode signals that share ``coords_np``: fit as packs of those whose networks and budgets
+    are the same, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
     modality = REGISTRY[signals[0].modality]
     coords = jnp.asarray(coords_np)
     targets = [modality.samples(signal)[1] for signal in signals]
-    arch = modality.adapt(config.arch, signals[0])
-    arch.validate()
+    archs = [modality.adapt(config.arch, signal) for signal in signals]
+    for arch in set(archs):
+        arch.validate()
     chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
     budgets = [modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
                for signal in signals]
@@ -117,19 +118,18 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, config: CodecCo
     best: list[tuple[float, bytes, ArchConfig] | None] = [None] * len(signals)
     attempts = [0] * len(signals)
     pending = list(range(len(signals)))
-    for _ in range(config.rate.max_attempts if budgets[0] is not None else 1):
-        packs: dict[ArchConfig, list[int]] = {}
+    for _ in range(config.rate.max_attempts if config.rate.target > 0 else 1):
+        packs: dict[tuple[ArchConfig, float | None], list[int]] = {}
         for i in pending:
             attempts[i] += 1
-            packs.setdefault(_sized(arch, budgets[i], chunks[i], bits_per_param[i]), []).append(i)
+            packs.setdefault((_sized(archs[i], budgets[i], chunks[i], bits_per_param[i]), budgets[i]), []).append(i)
         pending = []
-        for sized, members in packs.items():
+        for (sized, budget), members in packs.items():
             key = jax.random.PRNGKey(config.seed)
             fitted = _fit_pack(sized, coords, jnp.asarray(np.stack([targets[i] for i in members])),
                                [chunks[i] for i in members], config, key, [evaluators[i] for i in members],
-                               budgets[members[0]], progress)
+                               budget, progress)
             for i, (blob, psnr) in zip(members, fitted):
-                budget = budgets[i]
                 if best[i] is None or (psnr > best[i][0] and (budget is None or len(blob) * 8 <= budget)):
                     best[i] = (psnr, blob, sized)
                 if budget is not None and not 0.9 * budget <= len(blob) * 8 <= budget:
@@ -139,7 +139,7 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, config: CodecCo
                     pending.append(i)
         if not pending:
             break
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start  # shared evenly: the signals were fitted together
     return [Encoded(blob, sized, psnr, seconds / len(signals), tries)
             for (psnr, blob, sized), tries in zip(best, attempts)]
 

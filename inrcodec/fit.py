@@ -110,15 +110,17 @@ def train(
         mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
         return mse + lmbda * bits, mse
 
-    def pack_loss(t, x, y, lmbda, k):
-        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, quant_steps, x, y, lmbda, k)
+    def pack_loss(t, q, x, y, lmbda, k):
+        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, q, x, y, lmbda, k)
         return jnp.sum(losses), mse  # signals are independent: each gets its own gradient
 
     def rounded_bits(t, k):
         return rate.grid.bits(rate.grid.perturb(t[0], k, hard=True), t[1]) / n
 
+    # The signal's arrays are arguments, not constants of the program: its compiled form then
+    # depends on shapes alone, and JAX's persistent cache serves every same-shaped signal.
     @eqx.filter_jit
-    def run(trainable, opt_state, key, lmbda, length):
+    def run(trainable, opt_state, key, lmbda, length, coords, targets, quant_steps):
         def step(carry, k):
             t, s = carry
             batch_key, noise_key = jax.random.split(k)
@@ -127,7 +129,7 @@ def train(
             else:
                 idx = jax.random.randint(batch_key, (batch_size,), 0, n)
                 x, y = coords[idx], targets[:, idx]
-            (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, x, y, lmbda, noise_key)
+            (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, quant_steps, x, y, lmbda, noise_key)
             updates, s = optimizer.update(grads, s, t)
             return (optax.apply_updates(t, updates), s), mse
 
@@ -141,7 +143,7 @@ def train(
         length = min(steps_per_call, steps - done)
         key, sub = jax.random.split(key)
         lmbda = jnp.asarray([c.lmbda for c in rate.controllers] if rate else np.zeros(targets.shape[0]), jnp.float32)
-        trainable, opt_state, mse, bits = run(trainable, opt_state, sub, lmbda, length)
+        trainable, opt_state, mse, bits = run(trainable, opt_state, sub, lmbda, length, coords, targets, quant_steps)
         done += length
         if rate is not None:
             rate.bits_per_sample = np.asarray(bits, np.float64)
