@@ -79,39 +79,44 @@ def can_pack(signal: Signal, config: CodecConfig) -> bool:
 
 def _encode_all(signals: list[Signal], config: CodecConfig, progress: Progress | None) -> list[Encoded]:
     results: list[Encoded | None] = [None] * len(signals)
-    for members, coords in _layouts(signals):
-        for i, encoded in zip(members, _encode_layout([signals[i] for i in members], coords, config, progress)):
-            results[i] = encoded
+    for members, coords, targets in _layouts(signals):
+        encoded = _encode_layout([signals[i] for i in members], coords, targets, config, progress)
+        for i, file in zip(members, encoded):
+            results[i] = file
     return results
 
 
-def _layouts(signals: list[Signal]):
-    """Groups of signals (indices) that share coordinates and channels, with those coordinates."""
-    groups: list[tuple[list[int], np.ndarray, tuple]] = []
+def _layouts(signals: list[Signal]) -> list[tuple[list[int], np.ndarray, list[np.ndarray]]]:
+    """Groups of signals that share coordinates and channels: their indices, the coordinates,
+    and each signal's targets."""
+    groups: list[tuple[list[int], np.ndarray, list[np.ndarray]]] = []
     for i, signal in enumerate(signals):
         coords, targets = REGISTRY[signal.modality].samples(signal)
-        for members, shared, channels in groups:
-            if channels == (signal.modality, targets.shape) and np.array_equal(shared, coords):
+        for members, shared, group_targets in groups:
+            if (signals[members[0]].modality == signal.modality and group_targets[0].shape == targets.shape
+                    and np.array_equal(shared, coords)):
                 members.append(i)
+                group_targets.append(targets)
                 break
         else:
-            groups.append(([i], coords, (signal.modality, targets.shape)))
-    return [(members, coords) for members, coords, _ in groups]
+            groups.append(([i], coords, [targets]))
+    return groups
 
 
-def _encode_layout(signals: list[Signal], coords_np: np.ndarray, config: CodecConfig, progress) -> list[Encoded]:
+def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[np.ndarray], config: CodecConfig,
+                   progress) -> list[Encoded]:
     """Encode signals that share ``coords_np``: fit as packs of those whose networks and budgets
     are the same, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
     modality = REGISTRY[signals[0].modality]
     coords = jnp.asarray(coords_np)
-    targets = [modality.samples(signal)[1] for signal in signals]
     archs = [modality.adapt(config.arch, signal) for signal in signals]
     for arch in set(archs):
         arch.validate()
     chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
     budgets = [modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
                for signal in signals]
-    evaluators = [_distortion_evaluator(modality, signal, coords_np) for signal in signals]
+    search_coords = _search_coords(coords_np)
+    evaluators = [_distortion_evaluator(modality, signal, search_coords) for signal in signals]
 
     start = time.perf_counter()
     bits_per_param = [config.rate.bits_per_param] * len(signals)
@@ -266,16 +271,32 @@ def overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
     return 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * n_tensors + 6 + 4 * 4 + 4)
 
 
-def _distortion_evaluator(modality, signal: Signal, coords: np.ndarray):
-    """``evaluate(model, leaves)``: the PSNR of the network with those leaves over every sample,
-    rendered in chunks of SEARCH_CHUNK samples so memory does not grow with the signal."""
-    reference, peak = modality.search_target(signal)
+@dataclasses.dataclass(frozen=True)
+class _SearchCoords:
+    """Coordinates padded to whole chunks of SEARCH_CHUNK samples, shared by every signal of a
+    layout, and the mask of the real samples."""
+
+    coords: jax.Array
+    mask: jax.Array
+    samples: int
+    chunk: int
+
+
+def _search_coords(coords: np.ndarray) -> _SearchCoords:
     n = coords.shape[0]
     size = min(n, SEARCH_CHUNK)
     pad = (-n) % size
-    coords = jnp.asarray(np.concatenate([coords, np.zeros((pad, coords.shape[1]), coords.dtype)]))
+    padded = jnp.asarray(np.concatenate([coords, np.zeros((pad, coords.shape[1]), coords.dtype)]))
+    return _SearchCoords(padded, jnp.asarray(np.arange(n + pad) < n, jnp.float32)[:, None], n, size)
+
+
+def _distortion_evaluator(modality, signal: Signal, grid: _SearchCoords):
+    """``evaluate(model, leaves)``: the PSNR of the network with those leaves over every sample,
+    rendered in chunks of SEARCH_CHUNK samples so memory does not grow with the signal."""
+    reference, peak = modality.search_target(signal)
+    coords, mask, n, size = grid.coords, grid.mask, grid.samples, grid.chunk
+    pad = coords.shape[0] - n
     reference = jnp.asarray(np.concatenate([reference, np.zeros((pad, reference.shape[1]), reference.dtype)]))
-    mask = jnp.asarray(np.arange(n + pad) < n, jnp.float32)[:, None]
 
     def evaluate(model, leaves) -> float:
         leaves = [jnp.asarray(x) for x in leaves]
