@@ -51,8 +51,8 @@ def configure_environment() -> Path | None:
 def releases_compiled_programs(encode: Callable) -> Callable:
     """Decorate an encoder so that it drops JAX's in-memory compiled programs when it returns.
 
-    Each fit jits functions that close over its own signal, so its programs are never reused;
-    JAX keeps them all the same, and each holds memory maps: a process that encoded about 44
+    Each encode jits dozens of programs (fit, step search, rendering) for its own shapes and
+    networks; JAX keeps them all, and each holds memory maps: a process that encoded about 44
     small signals (1 470 maps each) reached the kernel's 65 530-map limit and LLVM aborted.
     Clearing also drops the caller's own compiled functions; with the persistent cache above
     they come back from disk.

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+# One compilation cache for the session, fresh and removed at the end (before JAX is imported,
+# so subprocesses and Ray workers inherit it too): the suite fits the same few shapes many
+# times, and a fit whose programs are cached takes a third of the time of a cold one.
+_XLA_CACHE = tempfile.mkdtemp(prefix="inrcodec-test-xla-")
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_XLA_CACHE, ignore_errors=True)
+
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_IMAGE = REPO / "data" / "kodim23-crop256.png"
+# A coded image for tests that only need a file to decode.
+GOLDEN_IMAGE = REPO / "tests" / "golden" / "image-hashgrid.inrc"
 # Options that make a fit take about a second on a 32x32 image.
 FAST = ("fit.steps=150", "fit.lr=0.05", "fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64")
 

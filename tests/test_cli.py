@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, REPO
+from tests.conftest import FAST, GOLDEN_IMAGE, REPO
 
 REPO_CONFIGS = REPO / "configs"
 
@@ -129,9 +129,6 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("fit", "decode", "info", "bench", "batch"):
         assert command in result.stdout
-
-
-GOLDEN_IMAGE = Path(__file__).resolve().parent / "golden" / "image-hashgrid.inrc"
 
 
 def _bad_inrc_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 import inrcodec
+from tests.conftest import GOLDEN_IMAGE
 from tests.test_cli import assert_fit_refuses_each, assert_one_line_error, run_cli
 from tests.test_video_codec import _bad_files
 from tests.video_clips import FAST_VIDEO, write_clip
@@ -47,9 +48,7 @@ def test_bad_video_inputs_fail_with_one_line_and_no_output(tmp_path):
     assert_fit_refuses_each(_bad_files(tmp_path), tmp_path)
 
 
-def test_fps_scale_on_an_image_file_is_one_line(tmp_path, tiny_png):
-    coded = tmp_path / "tiny.inrc"
-    assert run_cli("fit", tiny_png, "-o", coded, "--steps", "10").returncode == 0
-    result = run_cli("decode", coded, "-o", tmp_path / "x.png", "--fps-scale", "2")
+def test_fps_scale_on_an_image_file_is_one_line(tmp_path):
+    result = run_cli("decode", GOLDEN_IMAGE, "-o", tmp_path / "x.png", "--fps-scale", "2")
     assert_one_line_error(result, "--fps-scale", "video")
     assert not (tmp_path / "x.png").exists()
