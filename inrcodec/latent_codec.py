@@ -60,6 +60,10 @@ CONTROLLER_MAX_FACTOR = 1.25
 # steps) fractions 1, 0.5, 0.25, 0.1 gave 1.08, 0.79, 0.88, 0.65 bpp of latents at 34.0, 34.4,
 # 33.4, 30.1 dB; a full rate makes them jitter by a third of a quantisation step per update.
 LATENT_LR_FRACTION = 0.5
+# The noisy phase: latents are soft-rounded, given Kumaraswamy noise and soft-rounded again,
+# with the temperature and the noise's peak annealed toward rounding (C3, Kim et al. 2024).
+SOFT_ROUND = (0.3, 0.1)
+KUMARASWAMY = (2.0, 1.0)
 MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more than 16 bits a latent
 
 
@@ -100,8 +104,8 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
                        control_from=int(CONTROL_START * fit_cfg.steps))
     rates = np.asarray(schedule(fit_cfg, fit_cfg.steps)(np.arange(fit_cfg.steps)))
     soft_steps = fit_cfg.steps - hard_steps
-    latents, net = trainer.run(latents, net, rates[:soft_steps], False, "fit")
-    latents, net = trainer.run(latents, net, rates[soft_steps:], True, "quantise")
+    latents, net = trainer.run(latents, net, _noisy_phase(rates[:soft_steps]), False, "fit")
+    latents, net = trainer.run(latents, net, _noisy_phase(rates[soft_steps:]), True, "quantise")
 
     packer = _Packer(arch, signal, signal_chunk, budget, overhead, config)
     blob, psnr = packer.pack(net, latents)
@@ -121,8 +125,9 @@ class _Trainer:
         self.state = None
         self.compiled = {}
 
-    def run(self, latents, net, learning_rates: np.ndarray, hard: bool, phase: str):
-        """One step per learning rate; ``hard``: the synthesis sees rounded latents."""
+    def run(self, latents, net, per_step: np.ndarray, hard: bool, phase: str):
+        """One step per row of ``per_step`` (learning rate, soft-rounding temperature, noise
+        shape); ``hard``: the latents are rounded (and the last two columns unused)."""
         params, static = eqx.partition(net, eqx.is_inexact_array)
         trainable = (latents, params)
         if self.state is None:
@@ -130,11 +135,12 @@ class _Trainer:
         if hard not in self.compiled:
             self.compiled[hard] = self._compile(static, hard)
         many = self.compiled[hard]
-        steps, done = len(learning_rates), 0
+        steps, done = len(per_step), 0
         while done < steps:
-            rates = jnp.asarray(learning_rates[done : done + self.fit_cfg.steps_per_call], jnp.float32)
+            rates = jnp.asarray(per_step[done : done + self.fit_cfg.steps_per_call], jnp.float32)
             self.key, sub = jax.random.split(self.key)
-            trainable, self.state, mse, bits = many(trainable, self.state, sub, jnp.float32(self.controller.lmbda), rates)
+            trainable, self.state, mse, bits = many(trainable, self.state, self.target, sub,
+                                                    jnp.float32(self.controller.lmbda), rates)
             done += len(rates)
             self.steps_done += len(rates)
             if self.steps_done >= self.control_from:
@@ -146,29 +152,31 @@ class _Trainer:
 
     def _compile(self, static, hard: bool):
         height, width = self.target.shape[:2]
-        pixels, step, target, adam = height * width, self.step, self.target, self.adam
+        pixels, step, adam = height * width, self.step, self.adam
         # Rounded, the latents stay where the noisy phase left them and the networks adapt to
         # them: moved under a straight-through gradient they drift off their modes (the rate
         # of one fit rose from 0.38 to 0.73 bpp in 300 such steps).
         latent_lr = 0.0 if hard else LATENT_LR_FRACTION
 
-        def loss_fn(trainable, lmbda, key):
+        # The image is an argument, not a constant of the program: the persistent compilation
+        # cache then serves every image of the same size.
+        def loss_fn(trainable, target, lmbda, key, temperature, noise_shape):
             lat, p = trainable
             model = eqx.combine(p, static)
             keys = jax.random.split(key, len(lat))
             # Noisy or rounded latents, for the rate and the synthesis alike; rounded ones do not
             # move (see latent_lr), so the ARM learns the values it will code.
-            seen = [_quantise(y / step, k, hard) for y, k in zip(lat, keys)]
+            seen = [_quantise(y / step, k, hard, temperature, noise_shape) for y, k in zip(lat, keys)]
             bits = sum(latent_bits(model, q) for q in seen)
             mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - target) ** 2)
             return mse + lmbda * bits / pixels, (mse, bits)
 
         @eqx.filter_jit
-        def many(trainable, state, key, lmbda, rates):
+        def many(trainable, state, target, key, lmbda, rates):
             def one_step(carry, xs):
                 t, s = carry
-                k, lr = xs
-                (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, lmbda, k)
+                k, (lr, temperature, noise_shape) = xs
+                (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, target, lmbda, k, temperature, noise_shape)
                 direction, s = adam.update(grads, s, t)
                 (lat, p), (lat_direction, p_direction) = t, direction
                 lat = [y - latent_lr * lr * d for y, d in zip(lat, lat_direction)]
@@ -185,10 +193,34 @@ class _Trainer:
         return many
 
 
-def _quantise(y: jax.Array, key: jax.Array, hard: bool) -> jax.Array:
+def _noisy_phase(rates: np.ndarray) -> np.ndarray:
+    """(steps, 3) rows of learning rate, soft-rounding temperature and Kumaraswamy shape: the
+    temperature falls from SOFT_ROUND[0] to SOFT_ROUND[1] and the noise from KUMARASWAMY[0]
+    (peaked) to KUMARASWAMY[1] (uniform) over the phase (C3, Kim et al. 2024)."""
+    fraction = np.linspace(0.0, 1.0, len(rates))
+    temperature = SOFT_ROUND[0] + (SOFT_ROUND[1] - SOFT_ROUND[0]) * fraction
+    shape = KUMARASWAMY[0] + (KUMARASWAMY[1] - KUMARASWAMY[0]) * fraction
+    return np.stack([rates, temperature, shape], axis=1)
+
+
+def soft_round(y: jax.Array, temperature) -> jax.Array:
+    """Agustsson & Theis (2020): rounding as temperature -> 0, the identity as it grows."""
+    centre = jnp.floor(y) + 0.5
+    return centre + 0.5 * jnp.tanh((y - centre) / temperature) / jnp.tanh(0.5 / temperature)
+
+
+def kumaraswamy_noise(key: jax.Array, shape, a) -> jax.Array:
+    """Noise on (-1/2, 1/2) with its mode at 0: uniform for ``a = 1``, more peaked above."""
+    b = (2.0**a * (a - 1.0) + 1.0) / a
+    u = jax.random.uniform(key, shape, minval=1e-6, maxval=1.0 - 1e-6)
+    return (1.0 - (1.0 - u) ** (1.0 / b)) ** (1.0 / a) - 0.5
+
+
+def _quantise(y: jax.Array, key: jax.Array, hard: bool, temperature, noise_shape) -> jax.Array:
     if hard:
         return y + jax.lax.stop_gradient(jnp.round(y) - y)
-    return y + jax.random.uniform(key, y.shape, minval=-0.5, maxval=0.5)
+    noisy = soft_round(y, temperature) + kumaraswamy_noise(key, y.shape, noise_shape)
+    return soft_round(noisy, temperature)
 
 
 def latent_bits(net: LatentGridNet, grid: jax.Array) -> jax.Array:
@@ -274,21 +306,24 @@ def _arm_step(leaves, ints, arch) -> tuple[int, float]:
 
 def _synthesis_psnr(net, latents, signal: Signal):
     """``psnr_of(leaves)``: PSNR of the image the networks with those leaves render."""
-    height, width = signal.data.shape[:2]
     peak = float((1 << signal.meta["bits"]) - 1)
     reference = jnp.asarray(signal.data.astype(np.float32))
     grids = [jnp.asarray(y, jnp.float32) for y in latents]
 
-    @eqx.filter_jit
-    def error(leaves):
-        out = weights.with_leaves(net, leaves).synthesize(grids, height, width)
-        return jnp.mean((jnp.clip(jnp.round((out + 0.5) * peak), 0.0, peak) - reference) ** 2)
-
     def psnr_of(leaves) -> float:
-        mse = float(error([jnp.asarray(x) for x in leaves]))
+        model = weights.with_leaves(net, leaves)
+        mse = float(_synthesis_error(model, grids, reference, peak))
         return 10.0 * math.log10(peak**2 / max(mse, 1e-20)) if math.isfinite(mse) else -math.inf
 
     return psnr_of
+
+
+@eqx.filter_jit
+def _synthesis_error(net, grids, reference, peak):
+    """Mean squared error of the rendered 8-bit image (the image and latents are arguments, so
+    one program serves every image of a size)."""
+    out = net.synthesize(grids, reference.shape[0], reference.shape[1])
+    return jnp.mean((jnp.clip(jnp.round((out + 0.5) * peak), 0.0, peak) - reference) ** 2)
 
 
 def ideal_latent_bits(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentGridConfig) -> float:
