@@ -134,3 +134,20 @@ def test_latents_chunk_must_come_with_a_latent_grid_model(report):
 def test_a_target_below_the_networks_size_is_a_clear_error():
     with pytest.raises(ConfigError, match="rate target too low"):
         inrcodec.encode(_image(), bpp=0.5, overrides=TINY)
+
+
+def test_soft_rounding_goes_from_near_identity_to_rounding_as_the_temperature_falls():
+    y = jax.numpy.linspace(-2.3, 2.3, 47) + 0.05  # no value near a half-integer, where rounding is a tie
+    hot, cold = latent_codec.soft_round(y, 5.0), latent_codec.soft_round(y, 0.01)
+    assert np.abs(np.asarray(hot - y)).max() < 0.01
+    assert np.abs(np.asarray(cold - jax.numpy.round(y))).max() < 1e-3
+    assert np.all(np.diff(np.asarray(latent_codec.soft_round(y, 0.3))) > 0)  # order kept: still a gradient
+
+
+def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
+    key = jax.random.PRNGKey(0)
+    uniform = np.asarray(latent_codec.kumaraswamy_noise(key, (20000,), 1.0))
+    peaked = np.asarray(latent_codec.kumaraswamy_noise(key, (20000,), 2.0))
+    assert uniform.min() > -0.5 and uniform.max() < 0.5 and peaked.min() > -0.5 and peaked.max() < 0.5
+    assert abs(uniform.var() - 1 / 12) < 0.003
+    assert peaked.var() < 0.8 * uniform.var() and abs(np.median(peaked)) < 0.05
