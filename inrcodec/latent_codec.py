@@ -109,8 +109,8 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
                        control_from=int(CONTROL_START * fit_cfg.steps))
     rates = np.asarray(schedule(fit_cfg, fit_cfg.steps)(np.arange(fit_cfg.steps)))
     soft_steps = fit_cfg.steps - hard_steps
-    latents, net = trainer.run(latents, net, _noisy_phase(rates[:soft_steps]), False, "fit")
-    latents, net = trainer.run(latents, net, _noisy_phase(rates[soft_steps:]), True, "quantise")
+    latents, net = trainer.run(latents, net, _per_step(rates[:soft_steps]), False, "fit")
+    latents, net = trainer.run(latents, net, _per_step(rates[soft_steps:]), True, "quantise")
 
     packer = _Packer(arch, signal, signal_chunk, budget, overhead, config)
     blob, psnr = packer.pack(net, latents)
@@ -142,12 +142,12 @@ class _Trainer:
         many = self.compiled[hard]
         steps, done = len(per_step), 0
         while done < steps:
-            rates = jnp.asarray(per_step[done : done + self.fit_cfg.steps_per_call], jnp.float32)
+            rows = jnp.asarray(per_step[done : done + self.fit_cfg.steps_per_call], jnp.float32)
             self.key, sub = jax.random.split(self.key)
             trainable, self.state, mse, bits = many(trainable, self.state, self.target, sub,
-                                                    jnp.float32(self.controller.lmbda), rates)
-            done += len(rates)
-            self.steps_done += len(rates)
+                                                    jnp.float32(self.controller.lmbda), rows)
+            done += len(rows)
+            self.steps_done += len(rows)
             if self.steps_done >= self.control_from:
                 self.controller.update(float(bits) / self.target.shape[0] / self.target.shape[1])
             if self.progress is not None:
@@ -177,7 +177,7 @@ class _Trainer:
             return mse + lmbda * bits / pixels, (mse, bits)
 
         @eqx.filter_jit
-        def many(trainable, state, target, key, lmbda, rates):
+        def many(trainable, state, target, key, lmbda, rows):
             def one_step(carry, xs):
                 t, s = carry
                 k, (lr, temperature, noise_shape) = xs
@@ -188,8 +188,8 @@ class _Trainer:
                 p = jax.tree_util.tree_map(lambda w, d: w - lr * d, p, p_direction)
                 return ((lat, p), s), aux
 
-            keys = jax.random.split(key, rates.shape[0])
-            (trainable, state), (mse, _) = jax.lax.scan(one_step, (trainable, state), (keys, rates))
+            keys = jax.random.split(key, rows.shape[0])
+            (trainable, state), (mse, _) = jax.lax.scan(one_step, (trainable, state), (keys, rows))
             lat, p = trainable
             model = eqx.combine(p, static)
             bits = sum(latent_bits(model, jnp.round(y / step)) for y in lat)
@@ -198,10 +198,10 @@ class _Trainer:
         return many
 
 
-def _noisy_phase(rates: np.ndarray) -> np.ndarray:
-    """(steps, 3) rows of learning rate, soft-rounding temperature and Kumaraswamy shape: the
-    temperature falls from SOFT_ROUND[0] to SOFT_ROUND[1] and the noise from KUMARASWAMY[0]
-    (peaked) to KUMARASWAMY[1] (uniform) over the phase (C3, Kim et al. 2024)."""
+def _per_step(rates: np.ndarray) -> np.ndarray:
+    """(steps, 3) rows of learning rate, soft-rounding temperature and Kumaraswamy shape for one
+    phase: the temperature falls from SOFT_ROUND[0] to SOFT_ROUND[1] and the noise from
+    KUMARASWAMY[0] (peaked) to KUMARASWAMY[1] (uniform) (C3, Kim et al. 2024)."""
     fraction = np.linspace(0.0, 1.0, len(rates))
     temperature = SOFT_ROUND[0] + (SOFT_ROUND[1] - SOFT_ROUND[0]) * fraction
     shape = KUMARASWAMY[0] + (KUMARASWAMY[1] - KUMARASWAMY[0]) * fraction
