@@ -63,16 +63,26 @@ def _laplace_cdf(x: jax.Array, scale: jax.Array) -> jax.Array:
 
 @dataclasses.dataclass
 class RateController:
-    """Multiplicative update of the rate weight toward a target rate (bits per sample)."""
+    """Multiplicative update of the rate weight toward a target rate (bits per sample).
+
+    ``lookahead`` extrapolates the rate's trend that many updates ahead before comparing it
+    with the target: a rate that lags the weight (it moves toward its new level over many
+    steps) is then steered by where it is going, so a high gain neither crawls nor overshoots.
+    """
 
     lmbda: float
     target: float | None
     gain: float = 0.5
     max_factor: float = math.inf  # bound on one update's change (a slow-reacting rate overshoots)
+    lookahead: float = 0.0
+    last: float | None = None  # the previous update's rate
 
     def update(self, estimated: float) -> float:
         if self.target is not None and self.target > 0 and math.isfinite(estimated):
-            factor = (max(estimated, 1e-6) / self.target) ** self.gain
+            estimated = max(estimated, 1e-6)
+            expected = estimated * (estimated / self.last) ** self.lookahead if self.last else estimated
+            factor = (expected / self.target) ** self.gain
             factor = min(max(factor, 1.0 / self.max_factor), self.max_factor)
             self.lmbda = float(min(max(self.lmbda * factor, 1e-8), 1e2))
+            self.last = estimated
         return self.lmbda

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import container, latent_arm, latent_codec, quantize
+from inrcodec import container, latent_arm, latent_codec, quantize, weights
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.inr import LatentGridConfig, read_arch
 from inrcodec.modalities import read_signal_chunk
@@ -78,6 +78,37 @@ def test_encoder_and_decoder_see_identical_probabilities(report, monkeypatch):
     again = latent_codec.decode_integer_parts(parsed, meta, arch)[2]
     assert all(np.array_equal(a, b) for a, b in zip(again, latents))
     assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+
+
+def test_shrinking_toward_the_predictions_trades_precision_for_fewer_bits(report):
+    parsed, meta, arch = _parts(report.blob)
+    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch)
+    net = weights.from_ints(arch, ints, codes)
+    rng = np.random.default_rng(0)
+    scaled = [q + rng.uniform(-0.45, 0.45, q.shape) for q in latents]
+    shrink = latent_codec._Shrinker(net, scaled, latents, arch)
+    assert all(np.array_equal(a, b) for a, b in zip(shrink.latents(0.0), latents))  # distance 0: rounding
+    # Far: every latent at the mode predicted from its (shrunk) neighbours.
+    far = shrink.latents(1e6)
+    for grid in far:
+        means, _ = latent_codec._grid_parameters(shrink.arm_ints, shrink.fracs, grid, arch)
+        assert np.array_equal(grid.reshape(-1), np.round(means / 4))
+    assert shrink.bits(4.0) < 0.8 * shrink.bits(0.0) and shrink.bits(1e6) <= shrink.bits(4.0)
+
+
+def test_latents_over_the_budget_are_shrunk_to_fit_not_wiped(monkeypatch):
+    # Aim the latents beyond the whole budget: the first file must overshoot.
+    monkeypatch.setattr(latent_codec, "LATENT_SHARE", 1.4)
+    calls = []
+    shrinker = latent_codec._Shrinker
+    monkeypatch.setattr(latent_codec, "_Shrinker", lambda *a: calls.append(a) or shrinker(*a))
+    image = _image()
+    report = inrcodec.encode_report(image, bpp=TARGET_BPP, overrides=TINY)
+    assert calls, "the first file fitted: the fallback was not exercised"
+    assert 8 * len(report.blob) <= TARGET_BPP * SIZE**2
+    original = image.data.astype(float)
+    flat_mse = np.mean((original - original.mean()) ** 2)
+    assert np.mean((inrcodec.decode(report.blob).data - original) ** 2) < 0.8 * flat_mse
 
 
 def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
