@@ -319,10 +319,10 @@ class _Packer:
         frozen = {i: -8 * shrink.frac for i in range(arm_tensor_count(self.arch))}
         grids = [q * self.arch.latent_step() for q in shrink.ints]
         search = quantize.StepSearch(leaves, _synthesis_psnr(net, grids, self.signal), frozen=frozen)
-        natural = search.search(["mlp"] * len(leaves), slope_db=self.slope_db,
-                                fixed_bits=self.overhead + shrink.bits(0.0))
+        rounded_bits = shrink.bits(0.0)
+        natural = search.search(["mlp"] * len(leaves), slope_db=self.slope_db, fixed_bits=self.overhead + rounded_bits)
         room = self.budget - self.overhead - natural.bits  # for the latents
-        if shrink.bits(0.0) <= room:
+        if rounded_bits <= room:
             return 0.0
         high = 1.0
         while high < MAX_SHRINK and shrink.bits(high) > room:
@@ -332,7 +332,6 @@ class _Packer:
             middle = 0.5 * (low + high)
             low, high = (low, middle) if shrink.bits(middle) <= room else (middle, high)
         return high
-
 
     def _pack_latents(self, net, ints) -> tuple[bytes, float]:
         arch = self.arch
@@ -369,6 +368,7 @@ class _Shrinker:
         self.fracs = [self.frac] * n_arm
 
     def latents(self, distance: float) -> list[np.ndarray]:
+        """The integer grids shrunk by ``distance`` steps (0: the rounded latents)."""
         if distance == 0.0:
             return self.ints
         offsets = context_offsets(self.arch.context_rows, self.arch.context_cols)
