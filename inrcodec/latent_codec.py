@@ -396,8 +396,9 @@ def _arm_step(leaves, ints, arch) -> tuple[int, float]:
     best = None
     for frac in ARM_FRAC_BITS:
         arm_ints = [quantize.quantize(leaf, -8 * frac) for leaf in leaves[:n_arm]]
-        if any(np.abs(t).max(initial=0) >= latent_arm.MAX_WEIGHT for t in arm_ints):
-            continue
+        if any(np.abs(t).max(initial=0) >= latent_arm.MAX_WEIGHT or np.ptp(t) >= entropy.MAX_ALPHABET
+               for t in arm_ints):
+            continue  # out of the fixed-point range, or too wide for the weights' entropy coder
         bits = sum(entropy.fit_model(t)[1] for t in arm_ints) + ideal_latent_bits(arm_ints, [frac] * n_arm, ints, arch)
         if best is None or bits < best[1]:
             best = (frac, bits)

@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import numpy as np
 import pytest
@@ -109,6 +110,18 @@ def test_latents_over_the_budget_are_shrunk_to_fit_not_wiped(monkeypatch):
     original = image.data.astype(float)
     flat_mse = np.mean((original - original.mean()) ** 2)
     assert np.mean((inrcodec.decode(report.blob).data - original) ** 2) < 0.8 * flat_mse
+
+
+def test_arm_steps_too_fine_for_the_weight_coder_are_skipped():
+    # Weights of +-10 fit the fixed-point bound at a step of 2^-12 (|w| < 2^16 steps) but span
+    # 81 921 values there, more than the tensor coder's alphabet: finer steps must be passed over.
+    arch = LatentGridConfig(levels=2, arm_width=4)
+    net = arch.build(jax.random.PRNGKey(0))
+    first = net.arm_weights[0].at[0, 0].set(10.0).at[1, 0].set(-10.0)
+    net = eqx.tree_at(lambda n: n.arm_weights[0], net, first)
+    latents = [np.random.default_rng(0).integers(-3, 4, s) for s in latent_codec.latent_shapes(8, 8, 2)]
+    frac, _ = latent_codec._arm_step(weights.leaves(net), latents, arch)
+    assert frac <= 11
 
 
 def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
