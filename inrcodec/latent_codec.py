@@ -65,9 +65,9 @@ CONTROLLER_MAX_FACTOR = 1.5
 # The rate lags lambda by hundreds of steps, so the controller steers by the rate one call
 # ahead on its trend, at full gain. With gain 0.5 and no look-ahead, kodim01 at --bpp 2 ended
 # 11 % over its latent target (the file over budget); with these (and the loss scale of
-# _Trainer._weights) the PSNR gaps to WebP at the same rate on kodim03 @ 0.25, kodim05 @ 0.5,
-# kodim19 @ 0.5 and kodim01 @ 2 went from -2.95, -1.74, -0.64 and a 28.8 dB fallback to -2.30,
-# -1.19, -0.33 and +0.58 dB.
+# _Trainer._loss_weights) the PSNR gaps to WebP at the same rate on kodim03 @ 0.25, kodim05 @ 0.5,
+# kodim19 @ 0.5 and kodim01 @ 2 went from -2.95, -1.66, -0.64 and 16.9 dB (over budget, dead
+# zone) to -2.30, -1.19, -0.33 and +0.58 dB.
 CONTROLLER_GAIN, CONTROLLER_LOOKAHEAD = 1.0, 1.0
 # The latents move at half the networks' learning rate: on a Kodak crop at lambda = 1e-3 (2000
 # steps) fractions 1, 0.5, 0.25, 0.1 gave 1.08, 0.79, 0.88, 0.65 bpp of latents at 34.0, 34.4,
@@ -158,7 +158,7 @@ class _Trainer:
             rows = jnp.asarray(per_step[done : done + self.fit_cfg.steps_per_call], jnp.float32)
             self.key, sub = jax.random.split(self.key)
             trainable, self.state, mse, bits = many(trainable, self.state, self.target, sub,
-                                                    self._weights(), rows)
+                                                    self._loss_weights(), rows)
             done += len(rows)
             self.steps_done += len(rows)
             if self.steps_done >= self.control_from:
@@ -168,7 +168,7 @@ class _Trainer:
         latents, params = trainable
         return latents, eqx.combine(params, static)
 
-    def _weights(self) -> jax.Array:
+    def _loss_weights(self) -> jax.Array:
         """(lambda, loss scale): the loss is scaled by 1 / (1 + lambda / lambda_0), so its
         gradients keep their size while the controller moves lambda. Adam normalises by a
         slow running average: a lambda that grew 100x in 1000 steps (kodim03 at --bpp 0.25)
@@ -187,7 +187,7 @@ class _Trainer:
 
         # The image is an argument, not a constant of the program: the persistent compilation
         # cache then serves every image of the same size.
-        def loss_fn(trainable, target, lmbda, key, temperature, noise_shape):
+        def loss_fn(trainable, target, loss_weights, key, temperature, noise_shape):
             lat, p = trainable
             model = eqx.combine(p, static)
             keys = jax.random.split(key, len(lat))
@@ -196,14 +196,15 @@ class _Trainer:
             seen = [_quantise(y / step, k, hard, temperature, noise_shape) for y, k in zip(lat, keys)]
             bits = sum(latent_bits(model, q) for q in seen)
             mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - target) ** 2)
-            return (mse + lmbda[0] * bits / pixels) * lmbda[1], (mse, bits)
+            lmbda, scale = loss_weights[0], loss_weights[1]
+            return (mse + lmbda * bits / pixels) * scale, (mse, bits)
 
         @eqx.filter_jit
-        def many(trainable, state, target, key, lmbda, rows):
+        def many(trainable, state, target, key, loss_weights, rows):
             def one_step(carry, xs):
                 t, s = carry
                 k, (lr, temperature, noise_shape) = xs
-                (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, target, lmbda, k, temperature, noise_shape)
+                (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(t, target, loss_weights, k, temperature, noise_shape)
                 direction, s = adam.update(grads, s, t)
                 (lat, p), (lat_direction, p_direction) = t, direction
                 lat = [y - latent_lr * lr * d for y, d in zip(lat, lat_direction)]
@@ -362,9 +363,10 @@ class _Shrinker:
 
     def __init__(self, net, scaled, ints, arch):
         self.scaled, self.ints, self.arch = scaled, ints, arch
-        self.frac = _arm_step(weights.leaves(net), ints, arch)[0]
+        leaves = weights.leaves(net)
+        self.frac = _arm_step(leaves, ints, arch)[0]
         n_arm = arm_tensor_count(arch)
-        self.arm_ints = [quantize.quantize(leaf, -8 * self.frac) for leaf in weights.leaves(net)[:n_arm]]
+        self.arm_ints = [quantize.quantize(leaf, -8 * self.frac) for leaf in leaves[:n_arm]]
         self.fracs = [self.frac] * n_arm
 
     def latents(self, distance: float) -> list[np.ndarray]:
