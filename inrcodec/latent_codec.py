@@ -6,7 +6,7 @@ latents: first with uniform noise in place of rounding, then with the latents ro
 fixed while the networks adapt to them. With a rate target a controller moves lambda so the
 latents spend what the target leaves. Then the ARM is quantised to the power-of-two step that
 minimises its own bits plus the latents' (under the exact integer ARM), the synthesis steps
-are searched for quality within the budget, and the latents are range-coded with the integer
+are searched by rate and quality within the budget, and the latents are range-coded with the integer
 ARM's probabilities.
 
 Decoder: the integer ARM decodes the latents wavefront by wavefront; the synthesis renders them.
@@ -344,7 +344,11 @@ class _Packer:
         groups = ["mlp"] * len(leaves)
         # The ARM's own bits are in search.bits (its frozen tensors); the latents' are fixed.
         fixed = self.overhead + arm_and_latent_bits - sum(search.tensor_bits(i, c) for i, c in frozen.items())
-        choose = functools.partial(search.search, groups, slope_db=self.slope_db, target_bits=self.budget)
+        # Within the budget the steps are still chosen by rate and quality: filling the file
+        # instead gave kodim03 at --bpp 0.25 synthesis weights of 15 bits each, 1852 bytes at
+        # 28.07 dB where these steps give 1674 bytes at 28.03 dB.
+        choose = functools.partial(search.search, groups, slope_db=self.slope_db, target_bits=self.budget,
+                                   fill_budget=False)
         codes = list(choose(fixed_bits=fixed).codes)
         blob = _pack(self.signal_chunk, arch, net, codes, ints)
         if self.budget is not None and len(blob) * 8 > self.budget:

@@ -108,18 +108,23 @@ class StepSearch:
         slope_db: float,
         fixed_bits: float = 0.0,
         target_bits: float | None = None,
+        fill_budget: bool = True,
     ) -> StepChoice:
         """Choose step codes: one offset per group first, then tensor by tensor.
 
         Without ``target_bits``: minimise ``-PSNR + slope_db * log2(bits)``, a rate–distortion
         Lagrangian in the log domain (``slope_db`` is how many dB the codec gains per doubling
-        of its rate). With ``target_bits``: the highest PSNR whose ideal size fits.
+        of its rate). With ``target_bits``: the highest PSNR whose ideal size fits or, with
+        ``fill_budget=False``, the Lagrangian's best among the steps that fit (bits that buy
+        almost no quality are left unspent).
         """
+        lagrangian = lambda c: self._lagrangian(c, slope_db, fixed_bits)  # noqa: E731
         if target_bits is None:
-            objective = lambda c: self._lagrangian(c, slope_db, fixed_bits)  # noqa: E731
+            objective = lagrangian
         else:
             budget = target_bits - fixed_bits
-            objective = lambda c: -self.psnr(c) if self.bits(c) <= budget else math.inf  # noqa: E731
+            within = lagrangian if not fill_budget else (lambda c: -self.psnr(c))  # noqa: E731
+            objective = lambda c: within(c) if self.bits(c) <= budget else math.inf  # noqa: E731
         codes = self._group_descent(groups, objective)
         if target_bits is not None and not math.isfinite(objective(codes)):
             codes = self._coarsen_until(codes, target_bits - fixed_bits)

@@ -3,13 +3,13 @@ import numpy as np
 from inrcodec import quantize
 
 
-def _search(frozen=None):
+def _search(frozen=None, floor=1e-12):
     rng = np.random.default_rng(0)
     leaves = [rng.normal(0, 1, 400).astype(np.float32), rng.normal(0, 0.1, 50).astype(np.float32)]
 
-    def psnr_of(deq):  # distortion of the dequantised leaves themselves
+    def psnr_of(deq):  # distortion of the dequantised leaves themselves, plus an error floor
         mse = np.mean(np.concatenate([(a - b) ** 2 for a, b in zip(leaves, deq)]))
-        return 10 * np.log10(1.0 / max(mse, 1e-12))
+        return 10 * np.log10(1.0 / max(mse + floor, 1e-12))
 
     return quantize.StepSearch(leaves, psnr_of, frozen=frozen)
 
@@ -33,6 +33,16 @@ def test_a_larger_target_buys_quality():
     low = search.search(["a", "b"], slope_db=5.0, target_bits=600.0)
     high = search.search(["a", "b"], slope_db=5.0, target_bits=3000.0)
     assert high.psnr > low.psnr + 3
+
+
+def test_a_budget_not_to_fill_keeps_the_rate_quality_choice_and_still_fits():
+    search = _search(floor=1e-3)  # quality saturates, as a network's does: finer steps buy nothing
+    free = search.search(["a", "b"], slope_db=5.0)
+    roomy = search.search(["a", "b"], slope_db=5.0, target_bits=20 * free.bits, fill_budget=False)
+    filled = search.search(["a", "b"], slope_db=5.0, target_bits=20 * free.bits)
+    assert roomy.codes == free.codes and filled.bits > 2 * roomy.bits
+    tight = search.search(["a", "b"], slope_db=5.0, target_bits=0.5 * free.bits, fill_budget=False)
+    assert tight.bits <= 0.5 * free.bits
 
 
 def test_frozen_codes_are_kept():
