@@ -21,7 +21,8 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 3  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk
+FORMAT_MINOR = 4  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
+# 1.4 tensor entropy models that name their decay by its index in a table
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata

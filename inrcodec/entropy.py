@@ -5,7 +5,8 @@ file, so the probability tables are rebuilt bit-exactly from integer arithmetic 
 
 * ``CONSTANT``: every value equals ``center``; costs no payload bits.
 * ``DISCRETE_LAPLACE``: two-sided geometric weights ``w(k) = 2^20 * (R/2^16)^|k - center|``,
-  computed by an integer recurrence, on the alphabet ``[center - below, center + above]``.
+  computed by an integer recurrence, on the alphabet ``[center - below, center + above]``;
+  written with ``R`` itself or (since format 1.4) as its index in ``DECAYS``.
 
 All tensors of a file share one range coder. Wire codes are frozen.
 """
@@ -27,14 +28,23 @@ MODEL_NAMES = {CONSTANT: "constant", DISCRETE_LAPLACE: "discrete-laplace"}
 WEIGHT_BITS = 20
 DECAY_BITS = 16
 MAX_ALPHABET = 1 << 16
-# Decay ratios r = R / 2^16 to try: very peaked (sparse tensors, r down to 2^-16) to very flat.
-_DECAY_CANDIDATES = np.unique(
-    np.clip(
-        np.round(np.concatenate([np.geomspace(2.0**-16, 0.1, 24), 1.0 - np.geomspace(0.9, 2e-4, 64)]) * (1 << DECAY_BITS)),
-        1,
-        (1 << DECAY_BITS) - 1,
-    )
-).astype(np.int64)
+# Decay ratios r = R / 2^16 the encoder chooses from: very peaked (sparse tensors, r down to
+# 2^-16) to very flat. Part of the format since 1.4 (a file names one by its index), so the
+# numbers are written out; they were generated once as round(2^16 * r) for r in
+# geomspace(2^-16, 0.1, 24) and 1 - geomspace(0.9, 2e-4, 64), duplicates dropped.
+DECAYS = (
+    1, 2, 3, 5, 7, 10, 15, 21, 31, 46, 67, 98, 144, 210, 308, 452, 662, 970, 1421, 2083, 3052,
+    4472, 6554, 13926, 20377, 26021, 30960, 35282, 39063, 42372, 45267, 47801, 50018, 51957,
+    53654, 55140, 56439, 57576, 58571, 59442, 60203, 60870, 61453, 61963, 62410, 62801, 63143,
+    63442, 63703, 63933, 64133, 64308, 64462, 64596, 64714, 64816, 64906, 64985, 65054, 65114,
+    65167, 65213, 65253, 65289, 65320, 65347, 65370, 65391, 65409, 65425, 65439, 65451, 65462,
+    65471, 65479, 65486, 65492, 65498, 65503, 65507, 65510, 65514, 65516, 65519, 65521, 65523,
+)
+_DECAY_CANDIDATES = np.array(DECAYS, dtype=np.int64)
+_DECAY_INDEX = {d: i for i, d in enumerate(DECAYS)}
+# On the wire only: a DISCRETE_LAPLACE model whose decay is DECAYS[u8] (1 byte where the
+# value itself takes up to 3; about 2 bytes saved a tensor).
+TABLED_LAPLACE = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +66,16 @@ class TensorModel:
         return self.below + self.above + 1
 
     def write(self, w: Writer) -> None:
-        w.u8(self.kind)
+        tabled = self.kind == DISCRETE_LAPLACE and self.decay in _DECAY_INDEX
+        w.u8(TABLED_LAPLACE if tabled else self.kind)
         w.svarint(self.center)
         if self.kind == DISCRETE_LAPLACE:
             w.uvarint(self.below)
             w.uvarint(self.above)
-            w.uvarint(self.decay)
+            if tabled:
+                w.u8(_DECAY_INDEX[self.decay])
+            else:
+                w.uvarint(self.decay)
 
     @classmethod
     def read(cls, r: Reader) -> "TensorModel":
@@ -69,11 +83,17 @@ class TensorModel:
         center = r.svarint(limit=1 << 40)
         if kind == CONSTANT:
             return cls(CONSTANT, center)
-        if kind != DISCRETE_LAPLACE:
+        if kind not in (DISCRETE_LAPLACE, TABLED_LAPLACE):
             raise FormatError(f"unknown entropy model code {kind}")
         below = r.uvarint(limit=MAX_ALPHABET)
         above = r.uvarint(limit=MAX_ALPHABET)
-        decay = r.uvarint(limit=(1 << DECAY_BITS) - 1)
+        if kind == TABLED_LAPLACE:
+            index = r.u8()
+            if index >= len(DECAYS):
+                raise FormatError(f"entropy model names decay {index} of a table of {len(DECAYS)}")
+            decay = DECAYS[index]
+        else:
+            decay = r.uvarint(limit=(1 << DECAY_BITS) - 1)
         if below + above + 1 > MAX_ALPHABET or decay == 0:
             raise FormatError(f"entropy model out of bounds (alphabet {below + above + 1}, decay {decay})")
         return cls(DISCRETE_LAPLACE, center, below, above, decay)

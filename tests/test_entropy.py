@@ -62,6 +62,25 @@ def test_model_header_round_trip_and_bounds():
         entropy.TensorModel.read(Reader(bad.getvalue()))
 
 
+def test_a_tabled_decay_is_written_by_its_index_and_read_back_as_its_value():
+    tabled = entropy.TensorModel(entropy.DISCRETE_LAPLACE, center=1, below=300, above=200, decay=entropy.DECAYS[60])
+    other = entropy.TensorModel(entropy.DISCRETE_LAPLACE, center=1, below=300, above=200, decay=40000)
+    short, long = Writer(), Writer()
+    tabled.write(short)
+    other.write(long)
+    assert short.getvalue()[0] == entropy.TABLED_LAPLACE and len(short.getvalue()) == len(long.getvalue()) - 2
+    assert entropy.TensorModel.read(Reader(short.getvalue())) == tabled
+    assert entropy.fit_model(np.arange(-50, 50) // 7)[0].decay in entropy.DECAYS
+    past_the_table = short.getvalue()[:-1] + bytes([len(entropy.DECAYS)])
+    with pytest.raises(FormatError):
+        entropy.TensorModel.read(Reader(past_the_table))
+
+
+def test_the_decay_table_is_frozen():
+    assert len(entropy.DECAYS) == 86 and sum(entropy.DECAYS) == 3736584
+    assert list(entropy.DECAYS) == sorted(set(entropy.DECAYS))
+
+
 def test_garbage_payload_raises_format_error_or_decodes_in_range():
     model = entropy.TensorModel(entropy.DISCRETE_LAPLACE, 0, 5, 5, 50000)
     try:

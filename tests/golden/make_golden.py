@@ -27,6 +27,9 @@ IMAGE_CASES = {
     # Format 1.3: latent grids with the integer entropy model.
     "image-latentgrid": ("arch.name=latentgrid", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6",
                          "fit.steps=200", "fit.steps_per_call=40", "fit.lr=0.02", "rate.target=8"),
+    # Format 1.4: tensor entropy models that name their decay by its index in a table.
+    "image-latentgrid-tabled": ("arch.name=latentgrid", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6",
+                                "fit.steps=200", "fit.steps_per_call=40", "fit.lr=0.02", "rate.target=8"),
 }
 AUDIO_CASES = {
     "audio-hashgrid": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
