@@ -120,8 +120,30 @@ def test_arm_steps_too_fine_for_the_weight_coder_are_skipped():
     first = net.arm_weights[0].at[0, 0].set(10.0).at[1, 0].set(-10.0)
     net = eqx.tree_at(lambda n: n.arm_weights[0], net, first)
     latents = [np.random.default_rng(0).integers(-3, 4, s) for s in latent_codec.latent_shapes(8, 8, 2)]
-    frac, _ = latent_codec._arm_step(weights.leaves(net), latents, arch)
-    assert frac <= 11
+    fracs, _ = latent_codec._arm_steps(weights.leaves(net), latents, arch)
+    assert fracs[0] <= 11
+
+
+def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(monkeypatch):
+    # Hidden layers whose output the ARM ignores (zero output layer) are worth no precision;
+    # the linear path, which predicts each latent from its neighbours, is.
+    arch = LatentGridConfig(levels=2, arm_width=4)
+    leaves = weights.leaves(arch.build(jax.random.PRNGKey(2)))
+    n_arm = latent_codec.arm_tensor_count(arch)
+    rng = np.random.default_rng(0)
+    for i in range(arch.arm_depth):
+        leaves[i] = rng.normal(0, 1, leaves[i].shape).astype(np.float32)
+    leaves[arch.arm_depth] = np.zeros_like(leaves[arch.arm_depth])
+    leaves[n_arm - 1] = np.zeros_like(leaves[n_arm - 1])
+    leaves[n_arm - 1][:, 0] = 0.93 / leaves[n_arm - 1].shape[0]
+    rows, cols = np.mgrid[0:32, 0:32]
+    smooth = np.round(6 * np.sin(cols / 5.0) * np.cos(rows / 7.0)).astype(np.int64)
+    latents = [smooth[: s[0], : s[1]] for s in latent_codec.latent_shapes(32, 32, 2)]
+    fracs, bits = latent_codec._arm_steps(leaves, latents, arch)
+    monkeypatch.setattr(latent_codec, "ARM_FRAC_MOVES", ())
+    common, common_bits = latent_codec._arm_steps(leaves, latents, arch)
+    assert len(set(common)) == 1 and bits < common_bits
+    assert max(fracs[: arch.arm_depth]) < fracs[n_arm - 1]
 
 
 def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
