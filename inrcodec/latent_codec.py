@@ -52,7 +52,8 @@ LATENTS_HEADER_BYTES = 6  # the latents chunk's tag, length and alphabet
 MAX_SHRINK, SHRINK_SEARCH_ROUNDS = 64.0, 8
 # ARM weight steps 2^-2 .. 2^-12: one for all tensors by total coded size (weights + latents),
 # then each tensor's moved by up to two octaves while the total falls. On kodim03 at --bpp 0.25
-# the per-tensor moves took 61 bytes off the 1289 of ARM and latents (kodim10: 103 of 4429).
+# the per-tensor moves took 61 bytes off the 1289 of ARM and latents (ideal sizes; kodim10 at
+# 0.25: 121 of 4429; kodim19 at 0.5: 3 of 3331).
 ARM_FRAC_BITS = range(2, 13)
 ARM_FRAC_MOVES, ARM_FRAC_ROUNDS = (-2, -1, 1, 2), 2
 ROWS_PER_CALL = 1 << 12  # probability rows handed to the range coder at once (bounded memory)
