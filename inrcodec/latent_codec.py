@@ -4,10 +4,10 @@ Encoder: fit the latent grids, the synthesis network and the ARM together by min
 ``MSE + lambda * bits / pixels``, where the bits are the ARM's Laplace code length of the
 latents: first with uniform noise in place of rounding, then with the latents rounded and
 fixed while the networks adapt to them. With a rate target a controller moves lambda so the
-latents spend what the target leaves. Then the ARM is quantised to the power-of-two step that
-minimises its own bits plus the latents' (under the exact integer ARM), the synthesis steps
-are searched by rate and quality within the budget, and the latents are range-coded with the integer
-ARM's probabilities.
+latents spend what the target leaves. Then the ARM is quantised to the power-of-two steps that
+minimise its own bits plus the latents' (under the exact integer ARM), the synthesis steps are
+searched by rate and quality within the budget, and the latents are range-coded with the
+integer ARM's probabilities.
 
 Decoder: the integer ARM decodes the latents wavefront by wavefront; the synthesis renders them.
 """
@@ -295,11 +295,12 @@ class _Packer:
         ints = [np.round(y).astype(np.int64) for y in scaled]
         if max(int(np.abs(q).max(initial=0)) for q in ints) > latent_arm.MAX_LATENT:
             raise ConfigError("latents grew beyond the format's range; lower fit.lr")
-        blob, psnr = self._pack_latents(net, ints)
+        arm = _arm_steps(weights.leaves(net), ints, self.arch)
+        blob, psnr = self._pack_latents(net, ints, arm)
         if self.budget is None:
             return blob, psnr
         best = (blob, psnr) if len(blob) * 8 <= self.budget else None
-        shrink = _Shrinker(net, scaled, ints, self.arch)
+        shrink = _Shrinker(net, scaled, ints, self.arch, arm[0])
         distance = self._distance_leaving_networks_room(net, shrink)
         if distance == 0.0 and best is not None:
             return best
@@ -339,10 +340,11 @@ class _Packer:
             low, high = (low, middle) if shrink.bits(middle) <= room else (middle, high)
         return high
 
-    def _pack_latents(self, net, ints) -> tuple[bytes, float]:
+    def _pack_latents(self, net, ints, arm: tuple[list[int], float] | None = None) -> tuple[bytes, float]:
+        """The file of these integer latents; ``arm``: their ARM steps and size, if known."""
         arch = self.arch
         leaves = weights.leaves(net)
-        fracs, arm_and_latent_bits = _arm_steps(leaves, ints, arch)
+        fracs, arm_and_latent_bits = arm or _arm_steps(leaves, ints, arch)
         frozen = {i: -8 * f for i, f in enumerate(fracs)}
         search = quantize.StepSearch(leaves, _synthesis_psnr(net, [q * arch.latent_step() for q in ints], self.signal),
                                      frozen=frozen)
@@ -370,11 +372,9 @@ class _Shrinker:
     order, each toward the mean predicted from its already-shrunk neighbours, so every one
     moves toward the prediction it will be coded with."""
 
-    def __init__(self, net, scaled, ints, arch):
-        self.scaled, self.ints, self.arch = scaled, ints, arch
-        leaves = weights.leaves(net)
-        self.fracs = _arm_steps(leaves, ints, arch)[0]
-        self.arm_ints = [quantize.quantize(leaf, -8 * f) for leaf, f in zip(leaves, self.fracs)]
+    def __init__(self, net, scaled, ints, arch, fracs: list[int]):
+        self.scaled, self.ints, self.arch, self.fracs = scaled, ints, arch, fracs
+        self.arm_ints = [quantize.quantize(leaf, -8 * f) for leaf, f in zip(weights.leaves(net), fracs)]
 
     def latents(self, distance: float) -> list[np.ndarray]:
         """The integer grids shrunk by ``distance`` steps (0: the rounded latents)."""

@@ -87,7 +87,7 @@ def test_shrinking_toward_the_predictions_trades_precision_for_fewer_bits(report
     net = weights.from_ints(arch, ints, codes)
     rng = np.random.default_rng(0)
     scaled = [q + rng.uniform(-0.45, 0.45, q.shape) for q in latents]
-    shrink = latent_codec._Shrinker(net, scaled, latents, arch)
+    shrink = latent_codec._Shrinker(net, scaled, latents, arch, latent_codec.arm_frac_bits(arch, codes))
     assert all(np.array_equal(a, b) for a, b in zip(shrink.latents(0.0), latents))  # distance 0: rounding
     # Far: every latent at the mode predicted from its (shrunk) neighbours.
     far = shrink.latents(1e6)
