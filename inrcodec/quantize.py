@@ -123,7 +123,7 @@ class StepSearch:
             objective = lagrangian
         else:
             budget = target_bits - fixed_bits
-            within = lagrangian if not fill_budget else (lambda c: -self.psnr(c))  # noqa: E731
+            within = (lambda c: -self.psnr(c)) if fill_budget else lagrangian  # noqa: E731
             objective = lambda c: within(c) if self.bits(c) <= budget else math.inf  # noqa: E731
         codes = self._group_descent(groups, objective)
         if target_bits is not None and not math.isfinite(objective(codes)):
