@@ -17,7 +17,7 @@ from tests.audio_clips import tone_clip
 from tests.conftest import crop_of_sample
 
 SIZE = 24
-TARGET_BPP = 8.0
+TARGET_BPP = 16.0  # the networks of TINY keep within a third of the budget (networks_for_budget)
 TINY = ("arch.name=latentgrid", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6", "fit.steps=200",
         "fit.steps_per_call=40", "fit.lr=0.02")
 
@@ -189,7 +189,7 @@ def test_latents_chunk_must_come_with_a_latent_grid_model(report):
     without = container.pack(container.Container(parsed.signal, parsed.model, parsed.tensors, parsed.payload))
     with pytest.raises(FormatError, match="without a latents chunk"):
         inrcodec.decode(without)
-    hashgrid = inrcodec.encode(_image(), overrides=("fit.steps=20", "arch.levels=2", "arch.table_size=16"))
+    hashgrid = inrcodec.encode(_image(), overrides=("arch.name=hashgrid", "fit.steps=20", "arch.levels=2", "arch.table_size=16"))
     other = container.unpack(hashgrid)
     forged = container.pack(container.Container(other.signal, other.model, other.tensors, other.payload,
                                                 latents=parsed.latents))
@@ -217,3 +217,15 @@ def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
     assert uniform.min() > -0.5 and uniform.max() < 0.5 and peaked.min() > -0.5 and peaked.max() < 0.5
     assert abs(uniform.var() - 1 / 12) < 0.003
     assert peaked.var() < 0.8 * uniform.var() and abs(np.median(peaked)) < 0.05
+
+
+def test_a_small_budget_gets_narrower_networks_and_a_large_one_the_preset():
+    preset = inrcodec.api.make_config("image").arch.replace(in_dim=2, out_dim=3)
+    assert preset.name == "latentgrid"
+    bits = latent_codec.NETWORK_BITS_PER_PARAM * preset.param_count()
+    assert latent_codec.networks_for_budget(preset, 4 * bits) == preset
+    smaller = latent_codec.networks_for_budget(preset, 2.5 * bits)
+    assert latent_codec.NETWORK_BITS_PER_PARAM * smaller.param_count() <= 2.5 * bits / 3
+    assert smaller.levels == preset.levels and smaller.arm_width < preset.arm_width
+    linear = latent_codec.networks_for_budget(preset, 0.1 * bits)
+    assert (linear.arm_depth, linear.synth_depth, linear.convs) == (0, 0, 0)
