@@ -16,7 +16,7 @@ from tests.batch_jobs import pack_job_killed_once
 from tests.conftest import crop_of_sample
 
 ray = pytest.importorskip("ray")
-OPTIONS = {"steps": 100, "overrides": ["fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64"]}
+OPTIONS = {"steps": 100, "overrides": ["arch.name=hashgrid", "fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64"]}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ def test_every_shipped_preset_loads_for_its_modality(preset):
 
 
 def test_the_written_out_defaults_are_the_defaults():
-    for modality, name in [("audio", "hashgrid"), ("pointcloud", "occupancy")]:
+    for modality, name in [("image", "latentgrid-cpu"), ("audio", "hashgrid"), ("pointcloud", "occupancy")]:
         assert config.load(modality, CONFIGS / modality / f"{name}.yaml") == config.load(modality), modality
 
 

@@ -53,6 +53,5 @@ def test_audio_clips_of_one_length_pack_and_latent_grid_images_do_not(tmp_path):
     for clip, encoded in zip(clips, encode_signals(clips, config)):
         assert inrcodec.decode(encoded.blob).data.shape == clip.data.shape
         assert len(encoded.blob) * 8 <= 64_000 * 0.05
-    latent = api.make_config("image", config=REPO / "configs" / "image" / "latentgrid-cpu.yaml")
-    assert not can_pack(_tile(0), latent)
-    assert can_pack(_tile(0), api.make_config("image"))
+    assert not can_pack(_tile(0), api.make_config("image"))  # the image default is the latent grid
+    assert can_pack(_tile(0), api.make_config("image", config=REPO / "configs" / "image" / "hashgrid-cpu.yaml"))

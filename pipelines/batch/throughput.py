@@ -2,12 +2,14 @@
 and with packed fits (``--pack``) against one fit per signal.
 
     python -m pipelines.batch.throughput data/kodim23.png --count 16 --size 64 --workers 1,2
-    python -m pipelines.batch.throughput data/kodim23.png --count 64 --size 32 --bpp 4 --workers 2 --pack 32
+    python -m pipelines.batch.throughput data/kodim23.png --count 64 --size 32 --bpp 4 --workers 2 --pack 32 \
+        --config configs/image/hashgrid-cpu.yaml
 
 Cuts ``--count`` tiles of ``--size`` pixels from the image, codes them with ``inrcodec batch``'s
 pipeline on a fresh local Ray per run (start-up included, as a user would see it), and prints
 signals/minute, mean rate and PSNR, the scaling efficiency against one worker and the speed-up of
-packs. Compiled programs are cached on disk as by the command line; ``--warm`` fills the cache
+packs (only hash-grid and SIREN images are fitted in packs; latent-grid images, the default, are
+coded one at a time). Compiled programs are cached on disk as by the command line; ``--warm`` fills the cache
 before timing.
 """
 
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="Also time jobs of this many signals fitted together, at the largest worker count.")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--bpp", type=float, default=1.0)
+    parser.add_argument("--config", help="A preset YAML (default: the image default).")
     parser.add_argument("--warm", action="store_true",
                         help="Fill the compilation cache first, so every run sees it warm (as repeated batches do).")
     args = parser.parse_args(argv)
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.batch.inputs import collect
     from pipelines.batch.run import timed_run
 
-    options = {"bpp": args.bpp, "steps": args.steps}
+    options = {"bpp": args.bpp, "steps": args.steps, "config": args.config}
     counts = [int(w) for w in args.workers.split(",")]
     runs = [(workers, 1) for workers in counts] + ([(max(counts), args.pack)] if args.pack > 1 else [])
     rates = {}

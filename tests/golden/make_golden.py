@@ -21,7 +21,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "GOLDEN.json"
 IMAGE_CASES = {
-    "image-hashgrid": ("fit.steps=150", "fit.lr=0.05", "arch.levels=4", "arch.table_size=64"),
+    "image-hashgrid": ("arch.name=hashgrid", "fit.steps=150", "fit.lr=0.05", "arch.levels=4", "arch.table_size=64"),
     "image-siren": ("arch.name=siren", "arch.width=16", "arch.depth=2", "fit.lr=0.001", "fit.steps=100",
                     "rate.target=6", "rate.bits_per_param=6"),
     # Format 1.3: latent grids with the integer entropy model.
