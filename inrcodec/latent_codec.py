@@ -116,8 +116,10 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
     if budget is not None:
         spare = budget - overhead - NETWORK_BITS_PER_PARAM * arch.param_count()
         if spare <= 0.02 * budget:
-            raise ConfigError(f"rate target too low for this network: its weights alone take about "
-                              f"{(budget - spare) / 8:.0f} bytes; use a higher target or a smaller preset")
+            needed = (budget - spare) / 8
+            raise ConfigError(f"rate target too low for this image: even the smallest networks and headers take "
+                              f"about {needed:.0f} bytes ({8 * needed / pixels:.3g} bpp); use a target of at least "
+                              f"{16 * needed / pixels:.2g} bpp")
         latent_target = LATENT_SHARE * spare / pixels
 
     init_key, fit_key = jax.random.split(jax.random.PRNGKey(config.seed))
