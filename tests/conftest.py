@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_IMAGE = REPO / "data" / "kodim23-crop256.png"
 # A coded image for tests that only need a file to decode.
 GOLDEN_IMAGE = REPO / "tests" / "golden" / "image-hashgrid.inrc"
-# Options that make a fit take about a second on a 32x32 image.
+# Options that make a hash-grid fit take about a second on a 32x32 image.
 FAST = ("arch.name=hashgrid", "fit.steps=150", "fit.lr=0.05", "fit.steps_per_call=50", "arch.levels=4", "arch.table_size=64")
 
 
