@@ -219,11 +219,14 @@ def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
     assert peaked.var() < 0.8 * uniform.var() and abs(np.median(peaked)) < 0.05
 
 
-def test_a_small_budget_gets_narrower_networks_and_a_large_one_the_preset():
+def test_the_networks_follow_the_budget_narrower_when_small_wider_when_large():
     preset = inrcodec.api.make_config("image").arch.replace(in_dim=2, out_dim=3)
     assert preset.name == "latentgrid"
     bits = latent_codec.NETWORK_BITS_PER_PARAM * preset.param_count()
     assert latent_codec.networks_for_budget(preset, 4 * bits) == preset
+    wide = latent_codec.networks_for_budget(preset, 20 * bits)
+    assert wide == preset.replace(synth_width=2 * preset.synth_width)
+    assert latent_codec.NETWORK_BITS_PER_PARAM * wide.param_count() <= 20 * bits / 8
     smaller = latent_codec.networks_for_budget(preset, 2.5 * bits)
     assert latent_codec.NETWORK_BITS_PER_PARAM * smaller.param_count() <= 2.5 * bits / 3
     assert smaller.levels == preset.levels and smaller.arm_width < preset.arm_width
