@@ -9,6 +9,7 @@ import pytest
 
 import inrcodec
 from inrcodec import container, latent_arm, latent_codec, quantize, weights
+from inrcodec.api import make_config
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.inr import LatentGridConfig, read_arch
 from inrcodec.modalities import read_signal_chunk
@@ -220,13 +221,13 @@ def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
 
 
 def test_the_networks_follow_the_budget_narrower_when_small_wider_when_large():
-    preset = inrcodec.api.make_config("image").arch.replace(in_dim=2, out_dim=3)
+    preset = make_config("image").arch.replace(in_dim=2, out_dim=3)
     assert preset.name == "latentgrid"
     bits = latent_codec.NETWORK_BITS_PER_PARAM * preset.param_count()
     assert latent_codec.networks_for_budget(preset, 4 * bits) == preset
     wide = latent_codec.networks_for_budget(preset, 20 * bits)
     assert wide == preset.replace(synth_width=2 * preset.synth_width)
-    assert latent_codec.NETWORK_BITS_PER_PARAM * wide.param_count() <= 20 * bits / 8
+    assert latent_codec.NETWORK_BITS_PER_PARAM * wide.param_count() <= 20 * bits * latent_codec.WIDE_SYNTHESIS_SHARE
     smaller = latent_codec.networks_for_budget(preset, 2.5 * bits)
     assert latent_codec.NETWORK_BITS_PER_PARAM * smaller.param_count() <= 2.5 * bits / 3
     assert smaller.levels == preset.levels and smaller.arm_width < preset.arm_width
