@@ -7,8 +7,9 @@ table of integer tail weights at quarter-step distances (``pmf_rows``), whose de
 computed with ``decimal`` (software arithmetic, identical everywhere); the range coder
 normalises the weights over the file's latent alphabet.
 
-Latents are coded grid by grid along anti-diagonal wavefronts (``wavefronts``): every latent
-of a wavefront has all its context decoded, so the decoder evaluates a wavefront at once.
+Latents are coded grid by grid along wavefronts (``wavefronts``; anti-diagonals on an image's
+grids): every latent of a wavefront has all its context decoded, so the decoder evaluates a
+wavefront at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from inrcodec import fixed_point
 from inrcodec.errors import FormatError
-from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN
+from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN, context_padding
 
 MEAN_BITS = 2  # means in quarter steps
 SCALE_STEPS = 8  # scale indices per unit of natural log
@@ -111,28 +112,41 @@ def pmf_rows(mean: np.ndarray, scale: np.ndarray, low: int, high: int) -> np.nda
     return (weights + 1).astype(np.float64)
 
 
-def contexts(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, offsets, pad: tuple[int, int]) -> np.ndarray:
-    """(N, K) neighbours of grid positions (rows, cols) in a grid padded by ``pad`` (rows above,
-    columns each side) with zeros."""
-    top, side = pad
-    return np.stack([padded[rows + top + dr, cols + side + dc] for dr, dc in offsets], axis=-1)
+def padding(offsets) -> tuple[tuple[int, int], ...]:
+    """Per axis, the zeros before and after a grid that keep every neighbour inside it."""
+    return context_padding(offsets)
 
 
-def padding(offsets) -> tuple[int, int]:
-    return max([-dr for dr, _ in offsets] + [0]), max([abs(dc) for _, dc in offsets] + [0])
+def padded_grid(shape: tuple[int, ...], pad) -> np.ndarray:
+    """Zeros for a grid of ``shape`` padded by ``pad``, to be filled in coding order."""
+    return np.zeros([n + before + after for n, (before, after) in zip(shape, pad)], np.int64)
 
 
-def wavefronts(shape: tuple[int, int], offsets) -> list[tuple[np.ndarray, np.ndarray]]:
+def unpadded(padded: np.ndarray, shape: tuple[int, ...], pad) -> np.ndarray:
+    return padded[tuple(slice(before, before + n) for n, (before, _) in zip(shape, pad))].copy()
+
+
+def contexts(padded: np.ndarray, positions: tuple[np.ndarray, ...], offsets, pad) -> np.ndarray:
+    """(N, K) neighbours of the grid positions (one index array per axis) in a padded grid."""
+    base = [p + before for p, (before, _) in zip(positions, pad)]
+    return np.stack([padded[tuple(b + d for b, d in zip(base, offset))] for offset in offsets], axis=-1)
+
+
+def wavefronts(shape: tuple[int, ...], offsets) -> list[tuple[np.ndarray, ...]]:
     """The grid's positions in coding order, as groups that can be decoded together.
 
-    Wavefront ``t`` holds the positions with ``row * (cols + 1) + col == t``: every causal
-    neighbour (at most ``cols`` columns to the right, on an earlier row) is on an earlier one.
+    A position ``p`` is on wavefront ``a . p``, with weights ``a`` (1 for the last axis, and
+    for each earlier axis one more than the largest reach of the later ones) that put every
+    causal neighbour on an earlier wavefront. For an image grid with neighbours ``cols``
+    columns to each side that is ``row * (cols + 1) + col``. Within a wavefront positions are
+    in raster order.
     """
-    h, w = shape
-    slope = padding(offsets)[1] + 1
-    out = []
-    for t in range((h - 1) * slope + w):
-        first = max(0, -(-(t - (w - 1)) // slope))
-        rows = np.arange(first, min(h - 1, t // slope) + 1)
-        out.append((rows, t - rows * slope))
-    return out
+    reach = [max(abs(d[axis]) for d in offsets) for axis in range(len(shape))]
+    weights = [1] * len(shape)
+    for axis in range(len(shape) - 2, -1, -1):
+        weights[axis] = 1 + sum(w * r for w, r in zip(weights[axis + 1 :], reach[axis + 1 :]))
+    index = sum(w * i for w, i in zip(weights, np.indices(shape))).reshape(-1)
+    order = np.argsort(index, kind="stable")
+    starts = np.flatnonzero(np.diff(index[order], prepend=-1))
+    positions = np.unravel_index(order, shape)
+    return [tuple(axis[a:b] for axis in positions) for a, b in zip(starts, list(starts[1:]) + [order.size])]

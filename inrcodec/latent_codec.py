@@ -1,4 +1,5 @@
-"""Latent-grid image coding (architecture ``latentgrid``; Cool-chic / C3 family).
+"""Latent-grid coding of images (architecture ``latentgrid``; Cool-chic / C3 family) and of
+videos (``latentvideo``: the same codec on 3-D grids).
 
 Encoder: fit the latent grids, the synthesis network and the ARM together by minimising
 ``MSE + lambda * bits / pixels``, where the bits are the ARM's Laplace code length of the
@@ -32,7 +33,7 @@ from inrcodec.encoder import Encoded, overhead_bits
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import schedule
 from inrcodec.inr import write_arch
-from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, context_offsets, grid_contexts, latent_shapes
+from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, grid_contexts
 from inrcodec.modalities.base import MAX_RENDER_MACS, MAX_RENDER_SAMPLES
 from inrcodec.rate import RateController
 from inrcodec.signal import Signal
@@ -103,22 +104,23 @@ MIN_LOG_PROBABILITY = -16 * math.log(2.0)  # the rate proxy never charges more t
 
 
 @releases_compiled_programs
-def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
-    """Encode an image with the latent-grid codec; with a rate target the file fits it."""
-    from inrcodec.modalities import IMAGE, write_signal_chunk
+def encode_latent_signal(signal: Signal, config, progress=None) -> Encoded:
+    """Encode an image or a video with the latent-grid codec; with a rate target the file fits it."""
+    from inrcodec.modalities import REGISTRY, write_signal_chunk
 
     start = time.perf_counter()
-    arch: LatentGridConfig = IMAGE.adapt(config.arch, signal)
+    modality = REGISTRY[signal.modality]
+    arch: LatentGridConfig = modality.adapt(config.arch, signal)
     arch.validate()
     meta = signal.meta
-    height, width = signal.data.shape[:2]
-    peak = float((1 << meta["bits"]) - 1)
+    shape = signal.data.shape[:-1]
+    _, peak = modality.search_target(signal)
     target = jnp.asarray(signal.data.astype(np.float32) / peak - 0.5)
-    signal_chunk = write_signal_chunk(IMAGE, meta)
-    budget = IMAGE.budget_bits(config.rate.target, meta) if config.rate.target > 0 else None
+    signal_chunk = write_signal_chunk(modality, meta)
+    budget = modality.budget_bits(config.rate.target, meta) if config.rate.target > 0 else None
     if budget is not None:
         arch = networks_for_budget(arch, budget)
-    pixels = height * width
+    pixels = math.prod(shape)
     overhead = overhead_bits(signal_chunk, arch) + 8.0 * LATENTS_HEADER_BYTES
     latent_target = None
     if budget is not None:
@@ -132,7 +134,7 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
 
     init_key, fit_key = jax.random.split(jax.random.PRNGKey(config.seed))
     net = arch.build(init_key)
-    latents = [jnp.zeros(s) for s in latent_shapes(height, width, arch.levels)]
+    latents = [jnp.zeros(s) for s in arch.grid_shapes(shape)]
     lmbda = config.fit.lmbda
     if latent_target is not None:
         lmbda = LAMBDA_AT_REFERENCE * (REFERENCE_BPP / latent_target) ** (1.0 / RATE_EXPONENT)
@@ -147,7 +149,7 @@ def encode_latent_image(signal: Signal, config, progress=None) -> Encoded:
     latents, net = trainer.run(latents, net, _per_step(rates[:soft_steps]), False, "fit")
     latents, net = trainer.run(latents, net, _per_step(rates[soft_steps:]), True, "quantise")
 
-    packer = _Packer(arch, signal, signal_chunk, budget, overhead, config)
+    packer = _Packer(arch, signal, modality, signal_chunk, budget, overhead, config)
     blob, psnr = packer.pack(net, latents)
     return Encoded(blob, arch, psnr, time.perf_counter() - start, 1)
 
@@ -202,7 +204,7 @@ class _Trainer:
             done += len(rows)
             self.steps_done += len(rows)
             if self.steps_done >= self.control_from:
-                self.controller.update(float(bits) / self.target.shape[0] / self.target.shape[1])
+                self.controller.update(float(bits) / math.prod(self.target.shape[:-1]))
             if self.progress is not None:
                 self.progress(phase, done, steps, float(mse))
         latents, params = trainable
@@ -218,8 +220,8 @@ class _Trainer:
         return jnp.asarray([lmbda, 1.0 / (1.0 + lmbda / self.initial_lmbda)], jnp.float32)
 
     def _compile(self, static, hard: bool):
-        height, width = self.target.shape[:2]
-        pixels, step, adam = height * width, self.step, self.adam
+        shape = self.target.shape[:-1]
+        pixels, step, adam = math.prod(shape), self.step, self.adam
         # Rounded, the latents stay where the noisy phase left them and the networks adapt to
         # them: moved under a straight-through gradient they drift off their modes (the rate
         # of one fit rose from 0.38 to 0.73 bpp in 300 such steps).
@@ -235,7 +237,7 @@ class _Trainer:
             # move (see latent_lr), so the ARM learns the values it will code.
             seen = [_quantise(y / step, k, hard, temperature, noise_shape) for y, k in zip(lat, keys)]
             bits = sum(latent_bits(model, q) for q in seen)
-            mse = jnp.mean((model.synthesize([step * q for q in seen], height, width) - target) ** 2)
+            mse = jnp.mean((model.synthesize([step * q for q in seen], shape) - target) ** 2)
             lmbda, scale = loss_weights[0], loss_weights[1]
             return (mse + lmbda * bits / pixels) * scale, (mse, bits)
 
@@ -317,8 +319,8 @@ def arm_tensor_count(arch: LatentGridConfig) -> int:
 class _Packer:
     """Integer latents, the ARM's step by total size, the synthesis steps by search: the file."""
 
-    def __init__(self, arch, signal, signal_chunk, budget, overhead, config):
-        self.arch, self.signal, self.signal_chunk = arch, signal, signal_chunk
+    def __init__(self, arch, signal, modality, signal_chunk, budget, overhead, config):
+        self.arch, self.signal, self.modality, self.signal_chunk = arch, signal, modality, signal_chunk
         self.budget, self.overhead, self.slope_db = budget, overhead, config.quant.slope_db
 
     def pack(self, net, latents) -> tuple[bytes, float]:
@@ -360,7 +362,7 @@ class _Packer:
         leaves = weights.leaves(net)
         frozen = {i: -8 * f for i, f in enumerate(shrink.fracs)}
         grids = [q * self.arch.latent_step() for q in shrink.ints]
-        search = quantize.StepSearch(leaves, _synthesis_psnr(net, grids, self.signal), frozen=frozen)
+        search = quantize.StepSearch(leaves, _synthesis_psnr(net, grids, self.signal, self.modality), frozen=frozen)
         rounded_bits = shrink.bits(0.0)
         natural = search.search(["mlp"] * len(leaves), slope_db=self.slope_db, fixed_bits=self.overhead + rounded_bits)
         room = self.budget - self.overhead - natural.bits  # for the latents
@@ -381,8 +383,8 @@ class _Packer:
         leaves = weights.leaves(net)
         fracs, arm_and_latent_bits = arm or _arm_steps(leaves, ints, arch)
         frozen = {i: -8 * f for i, f in enumerate(fracs)}
-        search = quantize.StepSearch(leaves, _synthesis_psnr(net, [q * arch.latent_step() for q in ints], self.signal),
-                                     frozen=frozen)
+        grids = [q * arch.latent_step() for q in ints]
+        search = quantize.StepSearch(leaves, _synthesis_psnr(net, grids, self.signal, self.modality), frozen=frozen)
         groups = ["mlp"] * len(leaves)
         # The ARM's own bits are in search.bits (its frozen tensors); the latents' are fixed.
         fixed = self.overhead + arm_and_latent_bits - sum(search.tensor_bits(i, c) for i, c in frozen.items())
@@ -415,18 +417,18 @@ class _Shrinker:
         """The integer grids shrunk by ``distance`` steps (0: the rounded latents)."""
         if distance == 0.0:
             return self.ints
-        offsets = context_offsets(self.arch.context_rows, self.arch.context_cols)
+        offsets = self.arch.offsets()
         pad = latent_arm.padding(offsets)
         out = []
         for y in self.scaled:
-            padded = np.zeros((y.shape[0] + pad[0], y.shape[1] + 2 * pad[1]), np.int64)
-            for rows, cols in latent_arm.wavefronts(y.shape, offsets):
-                context = latent_arm.contexts(padded, rows, cols, offsets, pad)
+            padded = latent_arm.padded_grid(y.shape, pad)
+            for positions in latent_arm.wavefronts(y.shape, offsets):
+                context = latent_arm.contexts(padded, positions, offsets, pad)
                 mean = latent_arm.integer_arm(self.arm_ints, self.fracs, context)[0] / (1 << latent_arm.MEAN_BITS)
-                value = y[rows, cols]
+                value = y[positions]
                 shrunk = mean + np.sign(value - mean) * np.maximum(np.abs(value - mean) - distance, 0.0)
-                padded[rows + pad[0], cols + pad[1]] = np.round(shrunk)
-            out.append(padded[pad[0]:, pad[1] : pad[1] + y.shape[1]].copy())
+                padded[_shifted(positions, pad)] = np.round(shrunk)
+            out.append(latent_arm.unpadded(padded, y.shape, pad))
         return out
 
     def bits(self, distance: float) -> float:
@@ -457,9 +459,9 @@ def _arm_steps(leaves, ints, arch) -> tuple[list[int], float]:
     return best, best_bits
 
 
-def _synthesis_psnr(net, latents, signal: Signal):
-    """``psnr_of(leaves)``: PSNR of the image the networks with those leaves render."""
-    peak = float((1 << signal.meta["bits"]) - 1)
+def _synthesis_psnr(net, latents, signal: Signal, modality):
+    """``psnr_of(leaves)``: PSNR of the signal the networks with those leaves render."""
+    _, peak = modality.search_target(signal)
     reference = jnp.asarray(signal.data.astype(np.float32))
     grids = [jnp.asarray(y, jnp.float32) for y in latents]
 
@@ -473,9 +475,9 @@ def _synthesis_psnr(net, latents, signal: Signal):
 
 @eqx.filter_jit
 def _synthesis_error(net, grids, reference, peak):
-    """Mean squared error of the rendered 8-bit image (the image and latents are arguments, so
-    one program serves every image of a size)."""
-    out = net.synthesize(grids, reference.shape[0], reference.shape[1])
+    """Mean squared error of the rendered integer pixels (the signal and latents are arguments,
+    so one program serves every signal of a size)."""
+    out = net.synthesize(grids, reference.shape[:-1])
     return jnp.mean((jnp.clip(jnp.round((out + 0.5) * peak), 0.0, peak) - reference) ** 2)
 
 
@@ -497,11 +499,10 @@ def ideal_latent_bits(arm_ints, frac_bits, latents: list[np.ndarray], arch: Late
 
 def _grid_parameters(arm_ints, frac_bits, grid: np.ndarray, arch: LatentGridConfig):
     """Quarter-step means and scale indices of every latent of a grid, in raster order."""
-    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    offsets = arch.offsets()
     pad = latent_arm.padding(offsets)
-    padded = np.pad(grid, ((pad[0], 0), (pad[1], pad[1])))
-    rows, cols = np.indices(grid.shape).reshape(2, -1)
-    context = latent_arm.contexts(padded, rows, cols, offsets, pad)
+    positions = tuple(np.indices(grid.shape).reshape(grid.ndim, -1))
+    context = latent_arm.contexts(np.pad(grid, pad), positions, offsets, pad)
     return latent_arm.integer_arm(arm_ints, frac_bits, context)
 
 
@@ -518,10 +519,10 @@ def encode_latents(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentG
     if low == high:
         return w.getvalue()
     coder = entropy.RowEncoder()
-    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    offsets = arch.offsets()
     for grid in latents:
         means, scales = _grid_parameters(arm_ints, frac_bits, grid, arch)
-        order = np.concatenate([r * grid.shape[1] + c for r, c in latent_arm.wavefronts(grid.shape, offsets)])
+        order = np.concatenate([np.ravel_multi_index(p, grid.shape) for p in latent_arm.wavefronts(grid.shape, offsets)])
         values = grid.reshape(-1)[order]
         for i in range(0, order.size, ROWS_PER_CALL):
             part = order[i : i + ROWS_PER_CALL]
@@ -529,7 +530,7 @@ def encode_latents(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentG
     return w.getvalue() + coder.finish()
 
 
-def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, height: int, width: int,
+def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, shape: tuple[int, ...],
                    trace: list | None = None) -> list[np.ndarray]:
     """Inverse of :func:`encode_latents`. ``trace`` (a list) collects each wavefront's
     (means, scales), to compare with what the encoder used."""
@@ -538,27 +539,32 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, hei
     high = low + r.uvarint(limit=2 * latent_arm.MAX_LATENT)
     if high > latent_arm.MAX_LATENT:
         raise FormatError(f"latent alphabet {low}..{high} out of range")
-    shapes = latent_shapes(height, width, arch.levels)
+    shapes = arch.grid_shapes(shape)
     if low == high:
         r.expect_end()
         return [np.full(s, low, np.int64) for s in shapes]
     decoder = entropy.RowDecoder(r.raw(r.remaining()))
-    offsets = context_offsets(arch.context_rows, arch.context_cols)
+    offsets = arch.offsets()
     pad = latent_arm.padding(offsets)
     out = []
-    for shape in shapes:
-        padded = np.zeros((shape[0] + pad[0], shape[1] + 2 * pad[1]), np.int64)
-        for rows, cols in latent_arm.wavefronts(shape, offsets):
-            context = latent_arm.contexts(padded, rows, cols, offsets, pad)
+    for grid_shape in shapes:
+        padded = latent_arm.padded_grid(grid_shape, pad)
+        for positions in latent_arm.wavefronts(grid_shape, offsets):
+            context = latent_arm.contexts(padded, positions, offsets, pad)
             means, scales = latent_arm.integer_arm(arm_ints, frac_bits, context)
             if trace is not None:
                 trace.append((means, scales))
-            for i in range(0, len(rows), ROWS_PER_CALL):  # bounded memory on tall images
+            for i in range(0, len(means), ROWS_PER_CALL):  # bounded memory on tall images
                 part = slice(i, i + ROWS_PER_CALL)
                 values = decoder.decode(latent_arm.pmf_rows(means[part], scales[part], low, high)) + low
-                padded[rows[part] + pad[0], cols[part] + pad[1]] = values
-        out.append(padded[pad[0]:, pad[1] : pad[1] + shape[1]].copy())
+                padded[_shifted(tuple(p[part] for p in positions), pad)] = values
+        out.append(latent_arm.unpadded(padded, grid_shape, pad))
     return out
+
+
+def _shifted(positions: tuple[np.ndarray, ...], pad) -> tuple[np.ndarray, ...]:
+    """Grid positions as indices into the padded grid."""
+    return tuple(p + before for p, (before, _) in zip(positions, pad))
 
 
 def _pack(signal_chunk: bytes, arch, net, codes, latents) -> bytes:
@@ -581,9 +587,9 @@ def decode_integer_parts(parsed: container.Container, meta: dict[str, Any], arch
     if parsed.latents is None:
         raise FormatError("latent-grid file without a latents chunk")
     if parsed.geometry is not None:
-        raise FormatError("unexpected geometry chunk in an image file")
-    height, width = meta["height"], meta["width"]
-    pixels = height * width
+        raise FormatError("unexpected geometry chunk in a latent-grid file")
+    shape = arch.signal_shape(meta)
+    pixels = math.prod(shape)
     if pixels * arch.macs_per_sample() > MAX_RENDER_MACS:
         raise FormatError(f"decoding {pixels} pixels at {arch.macs_per_sample()} MACs each exceeds the "
                           f"decoder's limit of {MAX_RENDER_MACS} MACs")
@@ -591,24 +597,26 @@ def decode_integer_parts(parsed: container.Container, meta: dict[str, Any], arch
     fracs = arm_frac_bits(arch, codes)
     n_arm = arm_tensor_count(arch)
     latent_arm.check_tensors(ints[:n_arm], fracs)
-    return ints, codes, decode_latents(parsed.latents, ints[:n_arm], fracs, arch, height, width, trace)
+    return ints, codes, decode_latents(parsed.latents, ints[:n_arm], fracs, arch, shape, trace)
 
 
-def decode_latent_image(parsed: container.Container, meta: dict[str, Any], arch: LatentGridConfig,
-                        scale: float) -> np.ndarray:
-    """(pixels, channels) network outputs of a latent-grid file, rendered at ``scale``."""
-    height, width = max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
-    if height * width > MAX_RENDER_SAMPLES:
-        raise ConfigError(f"a render of {height * width} pixels exceeds the limit of {MAX_RENDER_SAMPLES}; "
+def decode_latent_signal(parsed: container.Container, meta: dict[str, Any], arch: LatentGridConfig,
+                         render_shape: tuple[int, ...]) -> np.ndarray:
+    """(pixels, channels) network outputs of a latent-grid file, rendered on a grid of
+    ``render_shape`` pixels (the coded shape, or another: the grids are resampled to it)."""
+    pixels = math.prod(render_shape)
+    if pixels > MAX_RENDER_SAMPLES:
+        raise ConfigError(f"a render of {pixels} pixels exceeds the limit of {MAX_RENDER_SAMPLES}; "
                           "use a smaller --scale")
     ints, codes, latents = decode_integer_parts(parsed, meta, arch)
     net = weights.from_ints(arch, ints, codes)
-    values = np.asarray(_render(net, [jnp.asarray(q * arch.latent_step(), jnp.float32) for q in latents], height, width))
+    values = np.asarray(_render(net, [jnp.asarray(q * arch.latent_step(), jnp.float32) for q in latents],
+                                tuple(render_shape)))
     if not np.all(np.isfinite(values)):
         raise FormatError("decoded network produced non-finite values; the file is corrupt")
-    return values.reshape(height * width, -1)
+    return values.reshape(pixels, -1)
 
 
 @eqx.filter_jit
-def _render(net, latents, height, width):
-    return net.synthesize(latents, height, width)
+def _render(net, latents, shape):
+    return net.synthesize(latents, shape)

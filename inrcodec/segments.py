@@ -32,12 +32,10 @@ def segment_count(modality, signal, max_samples: int) -> int:
     return math.ceil(steps / max(1, max_samples // per_step))
 
 
-def encode_segments(modality, signal, config, count: int, progress=None):
-    """Encode ``signal`` as ``count`` segments, one after another."""
-    from inrcodec.encoder import encode_signal
-
+def encode_segments(modality, signal, config, count: int, encode_one, progress=None):
+    """Encode ``signal`` as ``count`` segments, one after another, each with ``encode_one``."""
     segment_config, parts = plan(modality, signal, config, count)
-    return assemble(modality, signal, [encode_signal(part, segment_config, progress) for part in parts])
+    return assemble(modality, signal, [encode_one(part, segment_config, progress) for part in parts])
 
 
 def plan(modality, signal, config, count: int):

@@ -62,13 +62,13 @@ def test_encoder_and_decoder_see_identical_probabilities(report, monkeypatch):
     ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
     n_arm = latent_codec.arm_tensor_count(arch)
     fracs = latent_codec.arm_frac_bits(arch, codes)
-    offsets = latent_codec.context_offsets(arch.context_rows, arch.context_cols)
     # The encoder computes every latent's parameters at once from the whole grid ...
     encoder_side = []
     for grid in latents:
         means, scales = latent_codec._grid_parameters(ints[:n_arm], fracs, grid, arch)
-        for rows, cols in latent_arm.wavefronts(grid.shape, offsets):
-            encoder_side.append((means[rows * grid.shape[1] + cols], scales[rows * grid.shape[1] + cols]))
+        for positions in latent_arm.wavefronts(grid.shape, arch.offsets()):
+            index = np.ravel_multi_index(positions, grid.shape)
+            encoder_side.append((means[index], scales[index]))
     # ... the decoder wavefront by wavefront from what it has decoded: the same integers.
     assert len(trace) == len(encoder_side)
     for (m_dec, s_dec), (m_enc, s_enc) in zip(trace, encoder_side):
@@ -120,7 +120,7 @@ def test_arm_steps_too_fine_for_the_weight_coder_are_skipped():
     net = arch.build(jax.random.PRNGKey(0))
     first = net.arm_weights[0].at[0, 0].set(10.0).at[1, 0].set(-10.0)
     net = eqx.tree_at(lambda n: n.arm_weights[0], net, first)
-    latents = [np.random.default_rng(0).integers(-3, 4, s) for s in latent_codec.latent_shapes(8, 8, 2)]
+    latents = [np.random.default_rng(0).integers(-3, 4, s) for s in arch.grid_shapes((8, 8))]
     fracs, _ = latent_codec._arm_steps(weights.leaves(net), latents, arch)
     assert fracs[0] <= 11
 
@@ -139,7 +139,7 @@ def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(mo
     leaves[n_arm - 1][:, 0] = 0.93 / leaves[n_arm - 1].shape[0]
     rows, cols = np.mgrid[0:32, 0:32]
     smooth = np.round(6 * np.sin(cols / 5.0) * np.cos(rows / 7.0)).astype(np.int64)
-    latents = [smooth[: s[0], : s[1]] for s in latent_codec.latent_shapes(32, 32, 2)]
+    latents = [smooth[: s[0], : s[1]] for s in arch.grid_shapes((32, 32))]
     fracs, bits = latent_codec._arm_steps(leaves, latents, arch)
     monkeypatch.setattr(latent_codec, "ARM_FRAC_MOVES", ())
     common, common_bits = latent_codec._arm_steps(leaves, latents, arch)

@@ -2,11 +2,11 @@
 
 from inrcodec.inr.base import BY_WIRE_CODE, REGISTRY, ArchConfig, config_from_dict, read_arch, write_arch
 from inrcodec.inr.hashgrid import HashGrid, HashGridConfig
-from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet
+from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, LatentVideoConfig
 from inrcodec.inr.pointfields import PointFields, PointFieldsConfig
 from inrcodec.inr.siren import Siren, SirenConfig
 
 __all__ = [
-    "ArchConfig", "BY_WIRE_CODE", "REGISTRY", "HashGrid", "HashGridConfig", "LatentGridConfig", "LatentGridNet", "PointFields", "PointFieldsConfig", "Siren", "SirenConfig",
+    "ArchConfig", "BY_WIRE_CODE", "REGISTRY", "HashGrid", "HashGridConfig", "LatentGridConfig", "LatentGridNet", "LatentVideoConfig", "PointFields", "PointFieldsConfig", "Siren", "SirenConfig",
     "config_from_dict", "read_arch", "write_arch",
 ]

@@ -1,11 +1,13 @@
 """Latent grids + synthesis network + autoregressive entropy model (Cool-chic / C3 family).
 
 An image is represented by ``levels`` 2-D grids of latents, level ``l`` of size
-ceil(H / 2^l) x ceil(W / 2^l), quantised to integers. The decoder upsamples every grid to the
-image size (bicubic), and a small synthesis network turns the stacked latents into pixels:
-1x1 layers (a per-pixel MLP) then residual 3x3 convolutions. The latents are entropy-coded with
-probabilities from the ARM, an MLP that reads a causal neighbourhood of already-decoded latents
-of the same grid (``context_offsets``) and predicts a discrete Laplace (mean, log-scale).
+ceil(H / 2^l) x ceil(W / 2^l), quantised to integers; a video (``latentvideo``) by 3-D grids
+of ceil(T / 2^l) x ceil(H / 2^l) x ceil(W / 2^l). The decoder upsamples every grid to the
+signal's size (cubic along each axis), and a small synthesis network turns the stacked latents
+into pixels: 1x1 layers (a per-pixel MLP) then residual 3x3 convolutions within each frame. The
+latents are entropy-coded with probabilities from the ARM, an MLP that reads a causal
+neighbourhood of already-decoded latents of the same grid (``offsets``) and predicts a discrete
+Laplace (mean, log-scale).
 
 This module holds the float network that is trained; :mod:`inrcodec.latent_arm` is the ARM's
 exact integer twin that the entropy coder uses, and :mod:`inrcodec.latent_codec` the codec.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -26,7 +29,7 @@ from inrcodec.inr.mlp import uniform_layers
 
 # The ARM's log-scale is clipped to this range (natural log of the Laplace scale, in latent units).
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 6.0
-UPSAMPLE_MACS = 16  # bicubic: 4x4 taps per pixel and level
+UPSAMPLE_TAPS = 4  # cubic: 4 taps per axis, 4^d per pixel and level
 
 
 @register
@@ -36,6 +39,8 @@ class LatentGridConfig(ArchConfig):
 
     name = "latentgrid"
     wire_code = 4
+    coord_dims: ClassVar[int] = 2  # the grids' axes: (rows, columns)
+    codes: ClassVar[str] = "images only (2-D coordinates); videos take latentvideo"
     levels: int = 7
     latent_step_bits: int = 4
     context_rows: int = 2
@@ -52,7 +57,7 @@ class LatentGridConfig(ArchConfig):
     def validate(self) -> None:
         super().validate()
         checks = [
-            (self.in_dim == 2, "codes images only (2-D coordinates)"),
+            (self.in_dim == self.coord_dims, f"codes {self.codes}"),
             (1 <= self.levels <= 12, "levels must be 1..12"),
             (0 <= self.latent_step_bits <= 8, "latent_step_bits must be 0..8"),
             (0 <= self.context_rows <= 4, "context_rows must be 0..4"),
@@ -66,14 +71,26 @@ class LatentGridConfig(ArchConfig):
         ]
         for ok, message in checks:
             if not ok:
-                raise ConfigError(f"latentgrid: {message} (config {self})")
+                raise ConfigError(f"{self.name}: {message} (config {self})")
 
     def latent_step(self) -> float:
         """Latents are integer multiples of this step (a power of two)."""
         return 2.0**-self.latent_step_bits
 
+    def offsets(self) -> tuple[tuple[int, ...], ...]:
+        """The ARM's causal neighbours, as offsets along the grids' axes."""
+        return context_offsets(self.context_rows, self.context_cols)
+
     def context_size(self) -> int:
-        return len(context_offsets(self.context_rows, self.context_cols))
+        return len(self.offsets())
+
+    def signal_shape(self, meta) -> tuple[int, ...]:
+        """The coded signal's grid of pixels, from its header."""
+        return meta["height"], meta["width"]
+
+    def grid_shapes(self, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The latent grids of a signal of ``shape`` pixels: halved along every axis per level."""
+        return [tuple(-(-n // 2**level) for n in shape) for level in range(self.levels)]
 
     def arm_sizes(self) -> list[int]:
         return [self.context_size()] + [self.arm_width] * self.arm_depth + [2]
@@ -87,17 +104,46 @@ class LatentGridConfig(ArchConfig):
         return arm + dense_layer_params(self.synth_sizes()) + self.convs * conv
 
     def latents_per_pixel(self) -> float:
-        return sum(4.0**-level for level in range(self.levels))
+        return sum(2.0 ** (-self.coord_dims * level) for level in range(self.levels))
 
     def macs_per_sample(self) -> int:
         """Per pixel: the ARM for every latent, the upsampling and the synthesis."""
         arm = self.latents_per_pixel() * (dense_layer_macs(self.arm_sizes()) + 2 * self.context_size())
-        upsample = UPSAMPLE_MACS * (self.levels - 1)
+        upsample = UPSAMPLE_TAPS**self.coord_dims * (self.levels - 1)
         synthesis = dense_layer_macs(self.synth_sizes()) + self.convs * 9 * self.out_dim * self.out_dim
         return math.ceil(arm + upsample + synthesis)
 
     def build(self, key: jax.Array) -> "LatentGridNet":
         return LatentGridNet(self, key=key)
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class LatentVideoConfig(LatentGridConfig):
+    """The latent-grid codec for video: 3-D grids over (frames, rows, columns), halved along
+    time too at each level, so a still region is coded once for many frames. The ARM reads the
+    image codec's causal neighbours in the latent's own frame plus the ``previous_radius``
+    square around it in the grid's previous frame."""
+
+    name = "latentvideo"
+    wire_code = 5
+    coord_dims: ClassVar[int] = 3  # (frames, rows, columns)
+    codes: ClassVar[str] = "videos only (3-D coordinates); images take latentgrid"
+    in_dim: int = 3
+    previous_radius: int = 1
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.previous_radius <= 2:
+            raise ConfigError(f"latentvideo: previous_radius must be 0..2 (config {self})")
+
+    def offsets(self) -> tuple[tuple[int, ...], ...]:
+        r = self.previous_radius
+        previous = [(-1, dr, dc) for dr in range(-r, r + 1) for dc in range(-r, r + 1)]
+        return tuple(previous + [(0, dr, dc) for dr, dc in context_offsets(self.context_rows, self.context_cols)])
+
+    def signal_shape(self, meta) -> tuple[int, ...]:
+        return meta["frames"], meta["height"], meta["width"]
 
 
 def context_offsets(rows: int, cols: int) -> tuple[tuple[int, int], ...]:
@@ -108,8 +154,10 @@ def context_offsets(rows: int, cols: int) -> tuple[tuple[int, int], ...]:
     return tuple(above + [(0, c) for c in range(-cols, 0)])
 
 
-def latent_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
-    return [(-(-height // 2**level), -(-width // 2**level)) for level in range(levels)]
+def context_padding(offsets) -> tuple[tuple[int, int], ...]:
+    """Per axis, the zeros a grid needs before and after it for every neighbour to be inside."""
+    return tuple((max([-d[axis] for d in offsets] + [0]), max([d[axis] for d in offsets] + [0]))
+                 for axis in range(len(offsets[0])))
 
 
 class LatentGridNet(eqx.Module):
@@ -126,7 +174,7 @@ class LatentGridNet(eqx.Module):
 
     def __init__(self, config: LatentGridConfig, *, key: jax.Array):
         arm_key, synth_key = jax.random.split(key)
-        self.offsets = context_offsets(config.context_rows, config.context_cols)
+        self.offsets = config.offsets()
         arm_sizes = config.arm_sizes()
         # The ARM starts by predicting mean 0 and scale 1 for every latent, with zero biases so
         # no hidden unit is dead while the latents are still near zero (a random start was seen
@@ -158,10 +206,10 @@ class LatentGridNet(eqx.Module):
         clipped = jnp.clip(log_scale, LOG_SCALE_MIN, LOG_SCALE_MAX)
         return out[..., 0], log_scale + jax.lax.stop_gradient(clipped - log_scale)
 
-    def synthesize(self, latents: list[jax.Array], height: int, width: int) -> jax.Array:
-        """Latent grids -> (height, width, out_dim) pixels (centred: 0 is mid-grey)."""
-        planes = [jax.image.resize(y, (height, width), "cubic") if y.shape != (height, width) else y
-                  for y in latents]
+    def synthesize(self, latents: list[jax.Array], shape: tuple[int, ...]) -> jax.Array:
+        """Latent grids -> (*shape, out_dim) pixels (centred: 0 is mid-grey); ``shape`` is
+        (height, width), or (frames, height, width) for a video."""
+        planes = [jax.image.resize(y, shape, "cubic") if y.shape != tuple(shape) else y for y in latents]
         h = jnp.stack(planes, axis=-1)
         for w, b in zip(self.synth_weights[:-1], self.synth_biases[:-1]):
             h = jax.nn.relu(h @ w + b)
@@ -173,17 +221,17 @@ class LatentGridNet(eqx.Module):
 
 
 def _conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """'Same' 3x3 convolution of (H, W, C) with (3, 3, C, C), edges replicated."""
-    padded = jnp.pad(x, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    out = jax.lax.conv_general_dilated(padded[None], kernel, (1, 1), "VALID",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return out[0]
+    """'Same' 3x3 convolution of (..., H, W, C) with (3, 3, C, C) within each (H, W) plane,
+    edges replicated."""
+    frames = x.reshape((-1,) + x.shape[-3:])
+    padded = jnp.pad(frames, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    out = jax.lax.conv_general_dilated(padded, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return out.reshape(x.shape)
 
 
-def grid_contexts(grid: jax.Array, offsets: tuple[tuple[int, int], ...]) -> jax.Array:
-    """(h, w) grid -> (h, w, K) values at the causal offsets (zero outside the grid)."""
-    rows = max([-dr for dr, _ in offsets] + [0])
-    cols = max([abs(dc) for _, dc in offsets] + [0])
-    padded = jnp.pad(grid, ((rows, 0), (cols, cols)))
-    h, w = grid.shape
-    return jnp.stack([padded[rows + dr : rows + dr + h, cols + dc : cols + dc + w] for dr, dc in offsets], axis=-1)
+def grid_contexts(grid: jax.Array, offsets: tuple[tuple[int, ...], ...]) -> jax.Array:
+    """A grid -> (*grid.shape, K) values at the causal offsets (zero outside the grid)."""
+    pad = context_padding(offsets)
+    padded = jnp.pad(grid, pad)
+    return jnp.stack([padded[tuple(slice(before + d, before + d + n) for (before, _), d, n in zip(pad, offset, grid.shape))]
+                      for offset in offsets], axis=-1)

@@ -86,13 +86,19 @@ class Modality:
     def encode(self, signal: Signal, config, progress=None):
         """Fit and code ``signal`` into an ``encoder.Encoded``: one INR over all samples, or one
         per segment when there are more than ``fit.max_samples``."""
-        from inrcodec.encoder import encode_signal
         from inrcodec.segments import encode_segments, segment_count
 
         count = segment_count(self, signal, config.fit.max_samples)
+        encode_one = self.part_encoder(config)
         if count > 1:
-            return encode_segments(self, signal, config, count, progress)
-        return encode_signal(signal, config, progress)
+            return encode_segments(self, signal, config, count, encode_one, progress)
+        return encode_one(signal, config, progress)
+
+    def part_encoder(self, config):
+        """``encode(signal, config, progress)`` for one signal or segment under ``config``."""
+        from inrcodec.encoder import encode_signal
+
+        return encode_signal
 
     def fits_one_network(self, config) -> bool:
         """Whether ``encode`` fits one INR to all samples under ``config`` (the path that

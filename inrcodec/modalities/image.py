@@ -47,9 +47,9 @@ class Image(Modality):
 
     def encode(self, signal: Signal, config, progress=None):
         if isinstance(config.arch, LatentGridConfig):
-            from inrcodec.latent_codec import encode_latent_image
+            from inrcodec.latent_codec import encode_latent_signal
 
-            return encode_latent_image(signal, config, progress)
+            return encode_latent_signal(signal, config, progress)
         return super().encode(signal, config, progress)
 
     def fits_one_network(self, config) -> bool:
@@ -57,9 +57,9 @@ class Image(Modality):
 
     def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         if isinstance(arch, LatentGridConfig) and fps_scale == 1.0:
-            from inrcodec.latent_codec import decode_latent_image
+            from inrcodec.latent_codec import decode_latent_signal
 
-            return self.from_values(decode_latent_image(parsed, meta, arch, scale), meta, scale)
+            return self.from_values(decode_latent_signal(parsed, meta, arch, _scaled_size(meta, scale)), meta, scale)
         return super().decode(parsed, meta, arch, scale, fps_scale)
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import ConfigError, FormatError, InputError, OutputError
-from inrcodec.inr import ArchConfig
+from inrcodec.inr import ArchConfig, LatentGridConfig
 from inrcodec.modalities.base import Modality, check_readable_file, register
 from inrcodec.signal import Signal
 
@@ -114,8 +114,23 @@ class Video(Modality):
         out = dict(meta, frames=frames, height=height, width=width, fps_num=fps.numerator, fps_den=fps.denominator)
         return Signal("video", ints.reshape(frames, height, width, 3), out)
 
+    def part_encoder(self, config):
+        if isinstance(config.arch, LatentGridConfig):
+            from inrcodec.latent_codec import encode_latent_signal
+
+            return encode_latent_signal
+        return super().part_encoder(config)
+
+    def fits_one_network(self, config) -> bool:
+        return not isinstance(config.arch, LatentGridConfig)
+
     def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
         frames, height, width = _scaled_shape(meta, scale, fps_scale)
+        if isinstance(arch, LatentGridConfig):
+            from inrcodec.latent_codec import decode_latent_signal
+
+            values = decode_latent_signal(parsed, meta, arch, (frames, height, width))
+            return self.from_values(values, meta, scale, fps_scale)
         values = self.render(parsed, arch, frames * height * width, lambda: self.render_coords(meta, scale, fps_scale))
         return self.from_values(values, meta, scale, fps_scale)
 

@@ -129,9 +129,9 @@ def _encode_segments_in_parallel(modality, signal, config, count: int):
 
 
 def _encode_segment(part, config):
-    from inrcodec.encoder import encode_signal
+    from inrcodec.modalities import REGISTRY
 
-    return encode_signal(part, config)
+    return REGISTRY[part.modality].part_encoder(config)(part, config)
 
 
 def _device() -> str:

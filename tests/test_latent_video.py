@@ -1,0 +1,99 @@
+"""The latent-grid codec on video (architecture ``latentvideo``): 3-D grids, the entropy model's
+context in the previous frame, round trips, exact probabilities, segments."""
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import container, latent_arm, latent_codec
+from inrcodec.errors import ConfigError
+from inrcodec.inr import LatentVideoConfig, read_arch
+from inrcodec.metrics import psnr
+from inrcodec.modalities import read_signal_chunk
+from tests.video_clips import moving_clip
+
+TARGET_BPP = 8.0
+TINY_VIDEO = ("arch.name=latentvideo", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6", "fit.steps=300",
+              "fit.steps_per_call=50", "fit.lr=0.02", "fit.batch_size=0")
+
+
+@pytest.fixture(scope="module")
+def coded():
+    clip = moving_clip(frames=4)
+    return clip, inrcodec.encode_report(clip, bpp=TARGET_BPP, overrides=TINY_VIDEO)
+
+
+def test_round_trip_keeps_frames_size_and_rate_and_learns_the_motion(coded):
+    clip, report = coded
+    decoded = inrcodec.decode(report.blob)
+    assert decoded.data.shape == clip.data.shape and decoded.data.dtype == np.uint8
+    assert (decoded.meta["fps_num"], decoded.meta["fps_den"]) == (30000, 1001)
+    assert np.array_equal(decoded.data, report.signal.data)
+    assert report.rate["bpp"] == 8 * len(report.blob) / clip.data[..., 0].size <= TARGET_BPP
+    flat = np.broadcast_to(clip.data.mean(axis=(0, 1, 2)).round(), clip.data.shape)
+    assert report.metrics["psnr"] > psnr(clip.data, flat, 255) + 6
+
+
+def test_info_shows_grids_halved_along_time_too(coded):
+    info = inrcodec.info(coded[1].blob)
+    assert info["architecture"]["name"] == "latentvideo"
+    assert info["latents"]["grids"] == [[4, 12, 16], [2, 6, 8], [1, 3, 4]]
+
+
+def test_encoder_and_decoder_see_identical_probabilities(coded):
+    parsed = container.unpack(coded[1].blob)
+    _, meta = read_signal_chunk(parsed.signal)
+    arch = read_arch(parsed.model)
+    trace = []
+    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
+    n_arm = latent_codec.arm_tensor_count(arch)
+    fracs = latent_codec.arm_frac_bits(arch, codes)
+    encoder_side = []
+    for grid in latents:
+        means, scales = latent_codec._grid_parameters(ints[:n_arm], fracs, grid, arch)
+        for positions in latent_arm.wavefronts(grid.shape, arch.offsets()):
+            index = np.ravel_multi_index(positions, grid.shape)
+            encoder_side.append((means[index], scales[index]))
+    assert len(trace) == len(encoder_side)
+    assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(trace, encoder_side))
+    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (1, 6, 2), (5, 1, 1)])
+def test_wavefronts_cover_a_3d_grid_once_with_every_neighbour_decoded_first(shape):
+    offsets = LatentVideoConfig(previous_radius=2).offsets()
+    assert len(offsets) == 25 + 12 and all(offset < (0, 0, 0) for offset in offsets)  # causal
+    seen = np.full(shape, -1)
+    for step, positions in enumerate(latent_arm.wavefronts(shape, offsets)):
+        assert np.all(seen[positions] == -1)
+        seen[positions] = step
+    assert np.all(seen >= 0)
+    for position in np.ndindex(shape):
+        for offset in offsets:
+            neighbour = tuple(p + d for p, d in zip(position, offset))
+            if all(0 <= n < s for n, s in zip(neighbour, shape)):
+                assert seen[neighbour] < seen[position]
+
+
+def test_doubled_frame_rate_renders_twice_the_frames(coded):
+    slow = inrcodec.decode(coded[1].blob, fps_scale=2)
+    assert slow.data.shape == (8, 12, 16, 3) and (slow.meta["fps_num"], slow.meta["fps_den"]) == (60000, 1001)
+
+
+def test_a_long_clip_is_coded_as_latent_video_segments_within_the_target():
+    clip = moving_clip(frames=4)
+    overrides = (*TINY_VIDEO, "fit.steps=40", f"fit.max_samples={2 * 12 * 16}")  # two frames per segment
+    report = inrcodec.encode_report(clip, bpp=TARGET_BPP, overrides=overrides)
+    info = inrcodec.info(report.blob)
+    assert [s["architecture"]["name"] for s in info["segments"]] == ["latentvideo", "latentvideo"]
+    assert inrcodec.decode(report.blob).data.shape == clip.data.shape
+    assert 8 * len(report.blob) <= TARGET_BPP * clip.data[..., 0].size
+
+
+def test_the_image_and_video_grids_refuse_each_other():
+    with pytest.raises(ConfigError, match="videos take latentvideo"):
+        inrcodec.encode(moving_clip(frames=2), overrides=("arch.name=latentgrid",))
+    frame = np.ascontiguousarray(moving_clip(frames=1).data[0])
+    still = inrcodec.Signal("image", frame, {"height": 12, "width": 16, "channels": 3, "bits": 8})
+    with pytest.raises(ConfigError, match="images take latentgrid"):
+        inrcodec.encode(still, overrides=("arch.name=latentvideo",))
