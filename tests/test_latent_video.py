@@ -97,3 +97,15 @@ def test_the_image_and_video_grids_refuse_each_other():
     still = inrcodec.Signal("image", frame, {"height": 12, "width": 16, "channels": 3, "bits": 8})
     with pytest.raises(ConfigError, match="images take latentgrid"):
         inrcodec.encode(still, overrides=("arch.name=latentvideo",))
+
+
+def test_sampled_latent_bits_estimate_the_full_count(coded):
+    parsed = container.unpack(coded[1].blob)
+    _, meta = read_signal_chunk(parsed.signal)
+    arch = read_arch(parsed.model)
+    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch)
+    n_arm = latent_codec.arm_tensor_count(arch)
+    fracs = latent_codec.arm_frac_bits(arch, codes)
+    full = latent_codec.ideal_latent_bits(ints[:n_arm], fracs, latents, arch)
+    sampled = latent_codec.ideal_latent_bits(ints[:n_arm], fracs, latents, arch, stride=3)
+    assert full > 0 and sampled != full and abs(sampled - full) < 0.25 * full

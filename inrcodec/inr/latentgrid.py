@@ -209,8 +209,10 @@ class LatentGridNet(eqx.Module):
     def synthesize(self, latents: list[jax.Array], shape: tuple[int, ...]) -> jax.Array:
         """Latent grids -> (*shape, out_dim) pixels (centred: 0 is mid-grey); ``shape`` is
         (height, width), or (frames, height, width) for a video."""
-        planes = [jax.image.resize(y, shape, "cubic") if y.shape != tuple(shape) else y for y in latents]
-        h = jnp.stack(planes, axis=-1)
+        return self.synthesize_planes(upsample(latents, shape))
+
+    def synthesize_planes(self, h: jax.Array) -> jax.Array:
+        """Upsampled latents (*shape, levels) -> (*shape, out_dim) pixels."""
         for w, b in zip(self.synth_weights[:-1], self.synth_biases[:-1]):
             h = jax.nn.relu(h @ w + b)
         h = h @ self.synth_weights[-1] + self.synth_biases[-1]
@@ -218,6 +220,11 @@ class LatentGridNet(eqx.Module):
             residual = _conv3x3(h, w) + b
             h = h + (jax.nn.relu(residual) if i < len(self.conv_weights) - 1 else residual)
         return h
+
+
+def upsample(latents: list[jax.Array], shape: tuple[int, ...]) -> jax.Array:
+    """Latent grids -> (*shape, levels): each resized to ``shape`` (cubic along every axis)."""
+    return jnp.stack([jax.image.resize(y, shape, "cubic") if y.shape != tuple(shape) else y for y in latents], axis=-1)
 
 
 def _conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
