@@ -11,11 +11,11 @@ import inrcodec
 from inrcodec import container, latent_arm, latent_codec, quantize, weights
 from inrcodec.api import make_config
 from inrcodec.errors import ConfigError, FormatError
-from inrcodec.inr import LatentGridConfig, read_arch
-from inrcodec.modalities import read_signal_chunk
+from inrcodec.inr import LatentGridConfig
 from inrcodec.signal import Signal
 from tests.audio_clips import tone_clip
 from tests.conftest import crop_of_sample
+from tests.latent_checks import assert_encoder_and_decoder_see_identical_probabilities, parts
 
 SIZE = 24
 TARGET_BPP = 16.0  # the networks of TINY keep within a third of the budget (networks_for_budget)
@@ -30,12 +30,6 @@ def _image() -> Signal:
 @pytest.fixture(scope="module")
 def report():
     return inrcodec.encode_report(_image(), bpp=TARGET_BPP, overrides=TINY)
-
-
-def _parts(blob: bytes):
-    parsed = container.unpack(blob)
-    _, meta = read_signal_chunk(parsed.signal)
-    return parsed, meta, read_arch(parsed.model)
 
 
 def test_round_trip_beats_flat_grey_within_the_rate_target(report):
@@ -57,33 +51,16 @@ def test_info_describes_the_latents_and_the_decoder_cost(report):
 
 
 def test_encoder_and_decoder_see_identical_probabilities(report, monkeypatch):
-    parsed, meta, arch = _parts(report.blob)
-    trace = []
-    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
-    n_arm = latent_codec.arm_tensor_count(arch)
-    fracs = latent_codec.arm_frac_bits(arch, codes)
-    # The encoder computes every latent's parameters at once from the whole grid ...
-    encoder_side = []
-    for grid in latents:
-        means, scales = latent_codec._grid_parameters(ints[:n_arm], fracs, grid, arch)
-        for positions in latent_arm.wavefronts(grid.shape, arch.offsets()):
-            index = np.ravel_multi_index(positions, grid.shape)
-            encoder_side.append((means[index], scales[index]))
-    # ... the decoder wavefront by wavefront from what it has decoded: the same integers.
-    assert len(trace) == len(encoder_side)
-    for (m_dec, s_dec), (m_enc, s_enc) in zip(trace, encoder_side):
-        assert np.array_equal(m_dec, m_enc) and np.array_equal(s_dec, s_enc)
-    # and coding the decoded latents again gives the file's latents chunk byte for byte,
-    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+    parsed, meta, arch, arm_ints, fracs, latents = assert_encoder_and_decoder_see_identical_probabilities(report.blob)
     # whatever the batches the coder is handed.
     monkeypatch.setattr(latent_codec, "ROWS_PER_CALL", 3)
     again = latent_codec.decode_integer_parts(parsed, meta, arch)[2]
     assert all(np.array_equal(a, b) for a, b in zip(again, latents))
-    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+    assert latent_codec.encode_latents(arm_ints, fracs, latents, arch) == parsed.latents
 
 
 def test_shrinking_toward_the_predictions_trades_precision_for_fewer_bits(report):
-    parsed, meta, arch = _parts(report.blob)
+    parsed, meta, arch = parts(report.blob)
     ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch)
     net = weights.from_ints(arch, ints, codes)
     rng = np.random.default_rng(0)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import container, latent_arm, latent_codec
+from inrcodec import latent_arm, latent_codec
 from inrcodec.errors import ConfigError
-from inrcodec.inr import LatentVideoConfig, read_arch
+from inrcodec.inr import LatentVideoConfig
 from inrcodec.metrics import psnr
-from inrcodec.modalities import read_signal_chunk
+from tests.latent_checks import assert_encoder_and_decoder_see_identical_probabilities
 from tests.video_clips import moving_clip
 
 TARGET_BPP = 8.0
@@ -41,22 +41,7 @@ def test_info_shows_grids_halved_along_time_too(coded):
 
 
 def test_encoder_and_decoder_see_identical_probabilities(coded):
-    parsed = container.unpack(coded[1].blob)
-    _, meta = read_signal_chunk(parsed.signal)
-    arch = read_arch(parsed.model)
-    trace = []
-    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
-    n_arm = latent_codec.arm_tensor_count(arch)
-    fracs = latent_codec.arm_frac_bits(arch, codes)
-    encoder_side = []
-    for grid in latents:
-        means, scales = latent_codec._grid_parameters(ints[:n_arm], fracs, grid, arch)
-        for positions in latent_arm.wavefronts(grid.shape, arch.offsets()):
-            index = np.ravel_multi_index(positions, grid.shape)
-            encoder_side.append((means[index], scales[index]))
-    assert len(trace) == len(encoder_side)
-    assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(trace, encoder_side))
-    assert latent_codec.encode_latents(ints[:n_arm], fracs, latents, arch) == parsed.latents
+    assert_encoder_and_decoder_see_identical_probabilities(coded[1].blob)
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 5), (1, 6, 2), (5, 1, 1)])
@@ -100,12 +85,7 @@ def test_the_image_and_video_grids_refuse_each_other():
 
 
 def test_sampled_latent_bits_estimate_the_full_count(coded):
-    parsed = container.unpack(coded[1].blob)
-    _, meta = read_signal_chunk(parsed.signal)
-    arch = read_arch(parsed.model)
-    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch)
-    n_arm = latent_codec.arm_tensor_count(arch)
-    fracs = latent_codec.arm_frac_bits(arch, codes)
-    full = latent_codec.ideal_latent_bits(ints[:n_arm], fracs, latents, arch)
-    sampled = latent_codec.ideal_latent_bits(ints[:n_arm], fracs, latents, arch, stride=3)
+    _, _, arch, arm_ints, fracs, latents = assert_encoder_and_decoder_see_identical_probabilities(coded[1].blob)
+    full = latent_codec.ideal_latent_bits(arm_ints, fracs, latents, arch)
+    sampled = latent_codec.ideal_latent_bits(arm_ints, fracs, latents, arch, stride=3)
     assert full > 0 and sampled != full and abs(sampled - full) < 0.25 * full
