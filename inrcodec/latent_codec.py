@@ -130,8 +130,8 @@ def encode_latent_signal(signal: Signal, config, progress=None) -> Encoded:
         spare = budget - overhead - NETWORK_BITS_PER_PARAM * arch.param_count()
         if spare <= 0.02 * budget:
             needed = (budget - spare) / 8
-            raise ConfigError(f"rate target too low for this image: even the smallest networks and headers take "
-                              f"about {needed:.0f} bytes ({8 * needed / pixels:.3g} bpp); use a target of at least "
+            raise ConfigError(f"rate target too low for this {signal.modality}: even the smallest networks and "
+                              f"headers take about {needed:.0f} bytes ({8 * needed / pixels:.3g} bpp); use a target of at least "
                               f"{16 * needed / pixels:.2g} bpp")
         latent_target = LATENT_SHARE * spare / pixels
 
