@@ -21,7 +21,7 @@ import numpy as np
 
 from inrcodec import fixed_point
 from inrcodec.errors import FormatError
-from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN, context_padding
+from inrcodec.inr.latentgrid import LOG_SCALE_MAX, LOG_SCALE_MIN
 
 MEAN_BITS = 2  # means in quarter steps
 SCALE_STEPS = 8  # scale indices per unit of natural log
@@ -110,11 +110,6 @@ def pmf_rows(mean: np.ndarray, scale: np.ndarray, low: int, high: int) -> np.nda
     middle = (2 << WEIGHT_BITS) - tail(np.maximum(-lower, 0)) - tail(np.maximum(upper, 0))
     weights = np.where(lower >= 0, right, np.where(upper <= 0, left, middle))
     return (weights + 1).astype(np.float64)
-
-
-def padding(offsets) -> tuple[tuple[int, int], ...]:
-    """Per axis, the zeros before and after a grid that keep every neighbour inside it."""
-    return context_padding(offsets)
 
 
 def padded_grid(shape: tuple[int, ...], pad) -> np.ndarray:

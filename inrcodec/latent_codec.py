@@ -33,7 +33,7 @@ from inrcodec.encoder import Encoded, overhead_bits
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import schedule
 from inrcodec.inr import write_arch
-from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, grid_contexts, upsample
+from inrcodec.inr.latentgrid import LatentGridConfig, LatentGridNet, context_padding, grid_contexts, upsample
 from inrcodec.modalities.base import MAX_RENDER_MACS, MAX_RENDER_SAMPLES
 from inrcodec.rate import RateController
 from inrcodec.signal import Signal
@@ -421,7 +421,7 @@ class _Shrinker:
         if distance == 0.0:
             return self.ints
         offsets = self.arch.offsets()
-        pad = latent_arm.padding(offsets)
+        pad = context_padding(offsets)
         out = []
         for y in self.scaled:
             padded = latent_arm.padded_grid(y.shape, pad)
@@ -534,7 +534,7 @@ def _grid_parameters(arm_ints, frac_bits, grid: np.ndarray, arch: LatentGridConf
     """Quarter-step means and scale indices of the latents of a grid at raster ``index``
     (default: all of them, in raster order)."""
     offsets = arch.offsets()
-    pad = latent_arm.padding(offsets)
+    pad = context_padding(offsets)
     index = np.arange(grid.size) if index is None else index
     context = latent_arm.contexts(np.pad(grid, pad), np.unravel_index(index, grid.shape), offsets, pad)
     return latent_arm.integer_arm(arm_ints, frac_bits, context)
@@ -579,7 +579,7 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, sha
         return [np.full(s, low, np.int64) for s in shapes]
     decoder = entropy.RowDecoder(r.raw(r.remaining()))
     offsets = arch.offsets()
-    pad = latent_arm.padding(offsets)
+    pad = context_padding(offsets)
     out = []
     for grid_shape in shapes:
         padded = latent_arm.padded_grid(grid_shape, pad)

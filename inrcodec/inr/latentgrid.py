@@ -240,6 +240,7 @@ def grid_contexts(grid: jax.Array, offsets: tuple[tuple[int, ...], ...]) -> jax.
     """A grid -> (*grid.shape, K) values at the causal offsets (zero outside the grid)."""
     pad = context_padding(offsets)
     padded = jnp.pad(grid, pad)
+
     def shifted(offset):
         return padded[tuple(slice(before + d, before + d + n) for (before, _), d, n in zip(pad, offset, grid.shape))]
 
