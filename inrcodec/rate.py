@@ -74,6 +74,7 @@ class RateController:
     target: float | None
     gain: float = 0.5
     max_factor: float = math.inf  # bound on one update's change (a slow-reacting rate overshoots)
+    max_fall: float | None = None  # tighter bound on a decrease; None: max_factor
     lookahead: float = 0.0
     last: float | None = None  # the previous update's rate
 
@@ -82,7 +83,8 @@ class RateController:
             estimated = max(estimated, 1e-6)
             expected = estimated * (estimated / self.last) ** self.lookahead if self.last else estimated
             factor = (expected / self.target) ** self.gain
-            factor = min(max(factor, 1.0 / self.max_factor), self.max_factor)
+            max_fall = self.max_factor if self.max_fall is None else self.max_fall
+            factor = min(max(factor, 1.0 / max_fall), self.max_factor)
             self.lmbda = float(min(max(self.lmbda * factor, 1e-8), 1e2))
             self.last = estimated
         return self.lmbda

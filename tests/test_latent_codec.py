@@ -210,3 +210,16 @@ def test_the_networks_follow_the_budget_narrower_when_small_wider_when_large():
     assert smaller.levels == preset.levels and smaller.arm_width < preset.arm_width
     linear = latent_codec.networks_for_budget(preset, 0.1 * bits)
     assert (linear.arm_depth, linear.synth_depth, linear.convs) == (0, 0, 0)
+
+
+def test_the_rate_weight_rises_fast_but_falls_slowly():
+    from inrcodec.rate import RateController
+
+    def controller():
+        return RateController(1e-3, 0.2, gain=latent_codec.CONTROLLER_GAIN,
+                              max_factor=latent_codec.CONTROLLER_MAX_FACTOR, max_fall=latent_codec.CONTROLLER_MAX_FALL)
+
+    over, under = controller(), controller()
+    assert over.update(2.0) == pytest.approx(1e-3 * latent_codec.CONTROLLER_MAX_FACTOR)  # 10x over: the full rise
+    assert under.update(0.02) == pytest.approx(1e-3 / latent_codec.CONTROLLER_MAX_FALL)  # 10x under: a slow fall
+    assert latent_codec.CONTROLLER_MAX_FALL < latent_codec.CONTROLLER_MAX_FACTOR
