@@ -1,9 +1,10 @@
-"""The library API: the codec's pipeline, spelled out once.
+"""The library API: the codec's pipeline, spelled out once, and the only place that picks a codec.
 
-    file --read--> Signal --modality.encode--> .inrc bytes --unpack--> modality.decode--> Signal
+    file --read--> Signal --codec.encode--> .inrc bytes --unpack--> codec.decode --> Signal
 
-Every modality but point clouds encodes by fitting one INR to all its samples and decodes by
-rendering it (``Modality.encode`` / ``Modality.decode``); point clouds code an octree.
+The configuration's architecture names the codec that encodes; the file's names the one that
+decodes (:mod:`inrcodec.codecs`). A signal longer than ``fit.max_samples`` is coded as segments
+along time, each an .inrc file of its own (:mod:`inrcodec.segments`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from typing import Any
 import numpy as np
 
 from inrcodec import config as config_mod
-from inrcodec import container, weights
-from inrcodec.encoder import Progress
+from inrcodec import container
+from inrcodec.codecs import BY_ARCH, Encoded, Progress, codec_for
 from inrcodec.errors import ConfigError, FormatError, OutputError
-from inrcodec.files import atomic_path, check_output
-from inrcodec.inr import LatentGridConfig, read_arch
-from inrcodec.modalities import REGISTRY, modality_for_path, read_signal_chunk
-from inrcodec.modalities.base import check_readable_file
+from inrcodec.files import atomic_path, check_output, check_readable_file
+from inrcodec.inr import read_arch
+from inrcodec.modalities import REGISTRY, Modality, modality_for_path, read_signal_chunk
 from inrcodec.modalities.pointcloud import to_open3d  # noqa: F401  (re-exported as inrcodec.to_open3d)
-from inrcodec.segments import inner_files
+from inrcodec.segments import encode_segments, inner_files, segment_count
 from inrcodec.signal import Signal
 
 Source = str | os.PathLike | Signal
@@ -109,11 +109,29 @@ def encode_report(
     target = bpp if bpp is not None else kbps
     codec_config = make_config(signal.modality, config=config, target=target, steps=steps, seed=seed,
                                overrides=overrides)
-    return measure(signal, REGISTRY[signal.modality].encode(signal, codec_config, progress))
+    return measure(signal, encode_signal(signal, codec_config, progress))
 
 
-def measure(signal: Signal, encoded) -> EncodeReport:
-    """The report of an ``encoder.Encoded`` file of ``signal``: decode it, measure rate and distortion."""
+def encode_signal(signal: Signal, config: config_mod.CodecConfig, progress: Progress | None = None) -> Encoded:
+    """Code a signal under a resolved config with the codec its architecture names; in segments
+    along time when it has more than ``fit.max_samples`` samples."""
+    modality = REGISTRY[signal.modality]
+    codec = codec_for(config.arch.name, modality, ConfigError)
+    count = segment_count(modality, signal, config.fit.max_samples)
+    if count > 1:
+        return encode_segments(modality, signal, config, count, codec.encode, progress)
+    return codec.encode(signal, config, progress)
+
+
+def can_pack(signal: Signal, config: config_mod.CodecConfig) -> bool:
+    """Whether ``codecs.weight_codec.encode_signals`` may fit this signal in a pack with others:
+    one network over all of its samples, in one segment."""
+    codec = BY_ARCH[config.arch.name]
+    return codec.packable and segment_count(REGISTRY[signal.modality], signal, config.fit.max_samples) == 1
+
+
+def measure(signal: Signal, encoded: Encoded) -> EncodeReport:
+    """The report of an encoded file of ``signal``: decode it, measure rate and distortion."""
     modality = REGISTRY[signal.modality]
     decoded = decode(encoded.blob)
     return EncodeReport(
@@ -166,11 +184,20 @@ def decode(source: bytes | str | os.PathLike, *, scale: float = 1.0, fps_scale: 
 def _decode(blob: bytes, scale: float, fps_scale: float = 1.0) -> Signal:
     parsed = container.unpack(blob)
     modality, meta = read_signal_chunk(parsed.signal)
+    if fps_scale != 1.0 and modality.name != "video":
+        raise ConfigError(f"--fps-scale applies to video; this file holds a {modality.name}")
     if parsed.segments is not None:
         return modality.join([_decode(inner, scale, fps_scale) for inner in inner_files(parsed, modality, meta)])
+    arch, codec = _architecture(parsed, modality, meta)
+    return codec.decode(parsed, modality, meta, arch, scale, fps_scale)
+
+
+def _architecture(parsed: container.Container, modality: Modality, meta: dict[str, Any]):
+    """The file's architecture and its codec, checked against the signal in the header."""
     arch = read_arch(parsed.model)
-    modality.check_arch(arch, meta)
-    return modality.decode(parsed, meta, arch, scale, fps_scale)
+    codec = codec_for(arch.name, modality, FormatError)
+    codec.check_arch(arch, modality, meta)
+    return arch, codec
 
 
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:
@@ -181,18 +208,11 @@ def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:
 
 def _decode_integers(blob: bytes) -> list[np.ndarray]:
     parsed = container.unpack(blob)
+    modality, meta = read_signal_chunk(parsed.signal)
     if parsed.segments is not None:
-        modality, meta = read_signal_chunk(parsed.signal)
         return [q for inner in inner_files(parsed, modality, meta) for q in _decode_integers(inner)]
-    arch = read_arch(parsed.model)
-    if isinstance(arch, LatentGridConfig):
-        from inrcodec.latent_codec import decode_integer_parts
-
-        modality, meta = read_signal_chunk(parsed.signal)
-        modality.check_arch(arch, meta)
-        ints, _, latents = decode_integer_parts(parsed, meta, arch)
-        return ints + latents
-    return weights.decode_ints(arch, parsed.tensors, parsed.payload)[0]
+    arch, codec = _architecture(parsed, modality, meta)
+    return codec.integers(parsed, modality, meta, arch)
 
 
 def info(source: bytes | str | os.PathLike) -> dict[str, Any]:
@@ -206,53 +226,22 @@ def _info(blob: bytes) -> dict[str, Any]:
     modality, meta = read_signal_chunk(parsed.signal)
     if parsed.segments is not None:
         segments = [_info(inner) for inner in inner_files(parsed, modality, meta)]
-        return {
-            "format_version": "%d.%d" % parsed.version,
-            "modality": modality.name,
-            "signal": meta,
-            "parameters": sum(s["parameters"] for s in segments),
-            "segments": [{k: s[k] for k in ("signal", "architecture", "parameters", "macs_per_sample", "bytes")}
-                         for s in segments],
-            "bytes": {"total": len(blob), **parsed.chunk_sizes(),
-                      "framing": len(blob) - sum(parsed.chunk_sizes().values())},
-            "rate": modality.rate(len(blob), meta),
-            "crc32": f"{int.from_bytes(blob[-4:], 'little'):08x}",
-        }
-    arch = read_arch(parsed.model)
-    ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
-    paths = [jax_path for jax_path in _leaf_names(arch)]
-    latents = {}
-    if isinstance(arch, LatentGridConfig):
-        from inrcodec.latent_codec import decode_integer_parts
-
-        modality.check_arch(arch, meta)
-        grids = decode_integer_parts(parsed, meta, arch)[2]
-        latents = {"latents": {"grids": [list(g.shape) for g in grids], "count": int(sum(g.size for g in grids)),
-                               "min": int(min(g.min() for g in grids)), "max": int(max(g.max() for g in grids)),
-                               "step": arch.latent_step()}}
+        content = {"parameters": sum(s["parameters"] for s in segments),
+                   "segments": [{k: s[k] for k in ("signal", "architecture", "parameters", "macs_per_sample", "bytes")}
+                                for s in segments]}
+    else:
+        arch, codec = _architecture(parsed, modality, meta)
+        content = {"architecture": {"name": arch.name, **dataclasses.asdict(arch)},
+                   **codec.describe(parsed, modality, meta, arch)}
     return {
         "format_version": "%d.%d" % parsed.version,
         "modality": modality.name,
         "signal": meta,
-        "architecture": {"name": arch.name, **dataclasses.asdict(arch)},
-        "parameters": int(sum(q.size for q in ints)),
-        "macs_per_sample": arch.macs_per_sample(),
-        "tensors": [
-            {"name": name, "shape": list(q.shape), "step": 2.0 ** (c / 8), "min": int(q.min()), "max": int(q.max())}
-            for name, q, c in zip(paths, ints, codes)
-        ],
-        **latents,
+        **content,
         "bytes": {"total": len(blob), **parsed.chunk_sizes(), "framing": len(blob) - sum(parsed.chunk_sizes().values())},
         "rate": modality.rate(len(blob), meta),
         "crc32": f"{int.from_bytes(blob[-4:], 'little'):08x}",
     }
-
-
-def _leaf_names(arch) -> list[str]:
-    import jax
-
-    flat = jax.tree_util.tree_flatten_with_path(weights.skeleton(arch))[0]
-    return [jax.tree_util.keystr(path).lstrip(".") for path, _ in flat]
 
 
 def write_encoded(report: EncodeReport, path: Path, *, force: bool, source: Path | None = None) -> None:

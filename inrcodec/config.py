@@ -11,8 +11,65 @@ from pathlib import Path
 from typing import Any
 
 from inrcodec.errors import ConfigError
-from inrcodec.fit import FitConfig
 from inrcodec.inr import ArchConfig, config_from_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """Optimiser settings. ``batch_size = 0`` fits on all coordinates at every step."""
+
+    steps: int = 2000
+    lr: float = 1e-2
+    warmup: int = 50
+    final_lr_fraction: float = 0.05
+    batch_size: int = 0
+    steps_per_call: int = 100
+    qat_fraction: float = 0.15
+    qat_lr_fraction: float = 0.1
+    # Feature grids are trained at this fixed quantisation step code (step = 2^(code/8)) with
+    # a rate term; lmbda is its starting weight (MSE per bit per sample), moved by a controller
+    # toward the rate target when there is one.
+    grid_step_code: int = -32
+    lmbda: float = 1e-3
+    # Samples one network fits at most (0: no limit); longer signals are coded in segments
+    # along time (inrcodec/segments.py), which bounds the encoder's memory.
+    max_samples: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentConfig:
+    """Encoder settings of the latent-grid codec; docs/latent-grid-codec.md gives the
+    measurements behind each default. They move fits, never the file format."""
+
+    # Budget split: first guess of a network weight's coded size; the latents aim at
+    # ``latent_share`` of what the estimated networks leave; networks take at most
+    # ``network_share`` of the budget, and a synthesis twice as wide is used where it takes at
+    # most ``wide_synthesis_share``.
+    network_bits_per_param: float = 6.0
+    latent_share: float = 0.92
+    network_share: float = 1.0 / 3.0
+    wide_synthesis_share: float = 0.2
+    # The first rate weight for a target: ``lambda_at_reference`` gives ``reference_bpp`` of
+    # latents, and the rate goes as lambda^-rate_exponent.
+    lambda_at_reference: float = 1e-3
+    reference_bpp: float = 0.44
+    rate_exponent: float = 0.6
+    # The rate controller: steers from this fraction of the steps on, by the rate one call
+    # ahead on its trend; lambda rises by at most ``controller_max_rise`` and falls by at most
+    # ``controller_max_fall`` per call (an overshoot costs more than an undershoot).
+    control_start: float = 0.1
+    controller_gain: float = 1.0
+    controller_lookahead: float = 1.0
+    controller_max_rise: float = 1.5
+    controller_max_fall: float = 1.2
+    # The latents' learning rate relative to the networks'.
+    latent_lr_fraction: float = 0.5
+    # Noisy phase: soft-rounding temperature and Kumaraswamy noise shape, annealed linearly
+    # from the first value to the second (C3, Kim et al. 2024).
+    soft_round_start: float = 0.5
+    soft_round_end: float = 0.05
+    noise_shape_start: float = 2.0
+    noise_shape_end: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +97,7 @@ class CodecConfig:
     fit: FitConfig
     quant: QuantConfig
     rate: RateConfig
+    latent: LatentConfig = LatentConfig()
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,13 +107,14 @@ class CodecConfig:
             "fit": dataclasses.asdict(self.fit),
             "quant": dataclasses.asdict(self.quant),
             "rate": dataclasses.asdict(self.rate),
+            "latent": dataclasses.asdict(self.latent),
             "seed": self.seed,
         }
 
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # The latent-grid codec (configs/image/latentgrid-cpu.yaml): on the 24 Kodak crops it needs
-    # far fewer bits than the hash grid for the same PSNR (README, Benchmarks). The hash-grid
+    # far fewer bits than the hash grid for the same PSNR (docs/results/image.md). The hash-grid
     # presets in configs/image/ state their own steps.
     "image": {
         "arch": {"name": "latentgrid", "levels": 7, "latent_step_bits": 4, "context_rows": 2, "context_cols": 2,
@@ -87,7 +146,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig}
+_SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig, "latent": LatentConfig}
 
 
 def load(modality: str, path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CodecConfig:
@@ -148,7 +207,7 @@ def _merge(tree: dict[str, Any], update: dict[str, Any], source: str) -> None:
                 raise ConfigError(f"{source}: section {key!r} must be a mapping")
             tree.setdefault(key, {}).update(value)
         else:
-            raise ConfigError(f"{source}: unknown section {key!r}; known: arch, fit, quant, rate, seed")
+            raise ConfigError(f"{source}: unknown section {key!r}; known: arch, fit, quant, rate, latent, seed")
 
 
 def _build(tree: dict[str, Any]) -> CodecConfig:

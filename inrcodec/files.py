@@ -1,4 +1,4 @@
-"""Safe file output: atomic writes, no silent overwrites, inputs never touched."""
+"""Safe file access: readable inputs, atomic writes, no silent overwrites, inputs never touched."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inrcodec.errors import OutputError
+from inrcodec.errors import InputError, OutputError
+
+
+def check_readable_file(path: Path) -> Path:
+    """Raise InputError unless ``path`` is an existing, non-empty regular file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give the path of a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    return path
 
 
 def check_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> Path:

@@ -12,32 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from inrcodec import quantize, weights
+from inrcodec.config import FitConfig
 from inrcodec.quantize import fake_quantize
 from inrcodec.rate import GridRate, RateController
 
 ProgressFn = Callable[[int, int, float], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class FitConfig:
-    """Optimiser settings. ``batch_size = 0`` fits on all coordinates at every step."""
-
-    steps: int = 2000
-    lr: float = 1e-2
-    warmup: int = 50
-    final_lr_fraction: float = 0.05
-    batch_size: int = 0
-    steps_per_call: int = 100
-    qat_fraction: float = 0.15
-    qat_lr_fraction: float = 0.1
-    # Feature grids are trained at this fixed quantisation step code (step = 2^(code/8)) with
-    # a rate term; lmbda is its starting weight (MSE per bit per sample), moved by a controller
-    # toward the rate target when there is one.
-    grid_step_code: int = -32
-    lmbda: float = 1e-3
-    # Samples one network fits at most (0: no limit); longer signals are coded in segments
-    # along time (inrcodec/segments.py), which bounds the encoder's memory.
-    max_samples: int = 0
 
 
 @dataclasses.dataclass
@@ -180,3 +160,21 @@ def render(model, coords: jax.Array, chunk: int = 1 << 16) -> jax.Array:
 @eqx.filter_jit
 def _apply_chunk(model, coords):
     return model(coords)
+
+
+# First guess of the coded size of a network weight, used to split a budget between the MLP
+# and the feature grids; the step search then spends what is really left.
+MLP_BITS_PER_PARAM = 7.0
+
+
+def grid_rate(model, groups, fit_cfg, budget, fixed_bits: Sequence[float], samples) -> RateTerm | None:
+    """The rate term for the feature grids of a pack (one entry of ``fixed_bits`` per signal),
+    each signal aiming at what the target leaves after its MLP."""
+    is_grid = tuple(g == "grid" for g in groups)
+    if not any(is_grid):
+        return None
+    mlp_params = sum(leaf.size for leaf, g in zip(weights.leaves(model), is_grid) if not g)
+    targets = [None if budget is None else
+               max(budget - bits - MLP_BITS_PER_PARAM * mlp_params, 0.05 * budget) / samples for bits in fixed_bits]
+    grid = GridRate(is_grid, quantize.step_size(fit_cfg.grid_step_code))
+    return RateTerm(grid, grid.init_scales(len(fixed_bits)), [RateController(fit_cfg.lmbda, t) for t in targets])

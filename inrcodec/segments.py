@@ -17,7 +17,10 @@ import math
 
 from inrcodec import container
 from inrcodec.bitstream import Reader, Writer
+from inrcodec.codecs.base import MAX_RENDER_MACS, Encoded
 from inrcodec.errors import FormatError
+from inrcodec.inr import read_arch
+from inrcodec.modalities import read_signal_chunk, write_signal_chunk
 
 MAX_SEGMENTS = 1 << 16
 
@@ -42,8 +45,6 @@ def plan(modality, signal, config, count: int):
     """The segments of ``signal`` and the config each is encoded with: the same rate target per
     sample, less a share of the outer file's framing so that the whole file keeps the target.
     The segments are independent: they may be encoded in any order, on any machine."""
-    from inrcodec.modalities import write_signal_chunk
-
     if config.rate.target > 0:
         budget = modality.budget_bits(config.rate.target, signal.meta)
         framing = 8 * (32 + len(write_signal_chunk(modality, signal.meta)) + 4 * count)
@@ -53,10 +54,7 @@ def plan(modality, signal, config, count: int):
 
 
 def assemble(modality, signal, parts):
-    """One ``encoder.Encoded`` file from the encoded segments of ``signal``, in time order."""
-    from inrcodec.encoder import Encoded
-    from inrcodec.modalities import write_signal_chunk
-
+    """One ``Encoded`` file from the encoded segments of ``signal``, in time order."""
     w = Writer()
     w.uvarint(len(parts))
     for part in parts:
@@ -69,10 +67,6 @@ def assemble(modality, signal, parts):
 
 def inner_files(parsed: container.Container, modality, meta) -> list[bytes]:
     """The inner files of a segmented container, checked to add up to the outer signal."""
-    from inrcodec.inr import read_arch
-    from inrcodec.modalities import read_signal_chunk
-    from inrcodec.modalities.base import MAX_RENDER_MACS
-
     r = Reader(parsed.segments, what="segments chunk")
     count = r.uvarint(limit=MAX_SEGMENTS)
     blobs = [r.raw(r.uvarint(limit=r.remaining())) for _ in range(count)]

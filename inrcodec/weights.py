@@ -30,6 +30,16 @@ def param_count(config: ArchConfig) -> int:
     return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(skeleton(config))))
 
 
+def tensor_count(config: ArchConfig) -> int:
+    return len(jax.tree_util.tree_leaves(skeleton(config)))
+
+
+def leaf_names(config: ArchConfig) -> list[str]:
+    """Each tensor's path in the model, in wire order (``mlp.layers[0].weight``)."""
+    flat = jax.tree_util.tree_flatten_with_path(skeleton(config))[0]
+    return [jax.tree_util.keystr(path).lstrip(".") for path, _ in flat]
+
+
 def leaves(model) -> list[np.ndarray]:
     return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(model)]
 

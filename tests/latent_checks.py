@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from inrcodec import container, latent_arm, latent_codec
+from inrcodec import container, latent_arm
+from inrcodec.codecs.latent import stream
 from inrcodec.inr import read_arch
 from inrcodec.modalities import read_signal_chunk
 
@@ -23,17 +24,17 @@ def assert_encoder_and_decoder_see_identical_probabilities(blob: bytes):
     (parsed, meta, arch, ARM integers, ARM steps, latents)."""
     parsed, meta, arch = parts(blob)
     trace = []
-    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch, trace)
-    arm_ints = ints[: latent_codec.arm_tensor_count(arch)]
-    fracs = latent_codec.arm_frac_bits(arch, codes)
+    ints, codes, latents = stream.decode_integer_parts(parsed, meta, arch, trace)
+    arm_ints = ints[: stream.arm_tensor_count(arch)]
+    fracs = stream.arm_frac_bits(arch, codes)
     encoder_side = []
     for grid in latents:
-        means, scales = latent_codec._grid_parameters(arm_ints, fracs, grid, arch)
+        means, scales = stream._grid_parameters(arm_ints, fracs, grid, arch)
         for positions in latent_arm.wavefronts(grid.shape, arch.offsets()):
             index = np.ravel_multi_index(positions, grid.shape)
             encoder_side.append((means[index], scales[index]))
     assert len(trace) == len(encoder_side)
     for (m_dec, s_dec), (m_enc, s_enc) in zip(trace, encoder_side):
         assert np.array_equal(m_dec, m_enc) and np.array_equal(s_dec, s_enc)
-    assert latent_codec.encode_latents(arm_ints, fracs, latents, arch) == parsed.latents
+    assert stream.encode_latents(arm_ints, fracs, latents, arch) == parsed.latents
     return parsed, meta, arch, arm_ints, fracs, latents

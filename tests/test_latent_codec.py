@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import container, latent_arm, latent_codec, quantize, weights
+from inrcodec.config import LatentConfig
+from inrcodec import container, latent_arm, quantize, weights
+from inrcodec.codecs.latent import packing, stream, training
 from inrcodec.api import make_config
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.inr import LatentGridConfig
@@ -53,36 +55,35 @@ def test_info_describes_the_latents_and_the_decoder_cost(report):
 def test_encoder_and_decoder_see_identical_probabilities(report, monkeypatch):
     parsed, meta, arch, arm_ints, fracs, latents = assert_encoder_and_decoder_see_identical_probabilities(report.blob)
     # whatever the batches the coder is handed.
-    monkeypatch.setattr(latent_codec, "ROWS_PER_CALL", 3)
-    again = latent_codec.decode_integer_parts(parsed, meta, arch)[2]
+    monkeypatch.setattr(stream, "ROWS_PER_CALL", 3)
+    again = stream.decode_integer_parts(parsed, meta, arch)[2]
     assert all(np.array_equal(a, b) for a, b in zip(again, latents))
-    assert latent_codec.encode_latents(arm_ints, fracs, latents, arch) == parsed.latents
+    assert stream.encode_latents(arm_ints, fracs, latents, arch) == parsed.latents
 
 
 def test_shrinking_toward_the_predictions_trades_precision_for_fewer_bits(report):
     parsed, meta, arch = parts(report.blob)
-    ints, codes, latents = latent_codec.decode_integer_parts(parsed, meta, arch)
+    ints, codes, latents = stream.decode_integer_parts(parsed, meta, arch)
     net = weights.from_ints(arch, ints, codes)
     rng = np.random.default_rng(0)
     scaled = [q + rng.uniform(-0.45, 0.45, q.shape) for q in latents]
-    shrink = latent_codec._Shrinker(net, scaled, latents, arch, latent_codec.arm_frac_bits(arch, codes))
+    shrink = packing._Shrinker(net, scaled, latents, arch, stream.arm_frac_bits(arch, codes))
     assert all(np.array_equal(a, b) for a, b in zip(shrink.latents(0.0), latents))  # distance 0: rounding
     # Far: every latent at the mode predicted from its (shrunk) neighbours.
     far = shrink.latents(1e6)
     for grid in far:
-        means, _ = latent_codec._grid_parameters(shrink.arm_ints, shrink.fracs, grid, arch)
+        means, _ = stream._grid_parameters(shrink.arm_ints, shrink.fracs, grid, arch)
         assert np.array_equal(grid.reshape(-1), np.round(means / 4))
     assert shrink.bits(4.0) < 0.8 * shrink.bits(0.0) and shrink.bits(1e6) <= shrink.bits(4.0)
 
 
 def test_latents_over_the_budget_are_shrunk_to_fit_not_wiped(monkeypatch):
     # Aim the latents beyond the whole budget: the first file must overshoot.
-    monkeypatch.setattr(latent_codec, "LATENT_SHARE", 1.4)
     calls = []
-    shrinker = latent_codec._Shrinker
-    monkeypatch.setattr(latent_codec, "_Shrinker", lambda *a: calls.append(a) or shrinker(*a))
+    shrinker = packing._Shrinker
+    monkeypatch.setattr(packing, "_Shrinker", lambda *a: calls.append(a) or shrinker(*a))
     image = _image()
-    report = inrcodec.encode_report(image, bpp=TARGET_BPP, overrides=TINY)
+    report = inrcodec.encode_report(image, bpp=TARGET_BPP, overrides=(*TINY, "latent.latent_share=1.4"))
     assert calls, "the first file fitted: the fallback was not exercised"
     assert 8 * len(report.blob) <= TARGET_BPP * SIZE**2
     original = image.data.astype(float)
@@ -98,7 +99,7 @@ def test_arm_steps_too_fine_for_the_weight_coder_are_skipped():
     first = net.arm_weights[0].at[0, 0].set(10.0).at[1, 0].set(-10.0)
     net = eqx.tree_at(lambda n: n.arm_weights[0], net, first)
     latents = [np.random.default_rng(0).integers(-3, 4, s) for s in arch.grid_shapes((8, 8))]
-    fracs, _ = latent_codec._arm_steps(weights.leaves(net), latents, arch)
+    fracs, _ = packing._arm_steps(weights.leaves(net), latents, arch)
     assert fracs[0] <= 11
 
 
@@ -107,7 +108,7 @@ def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(mo
     # the linear path, which predicts each latent from its neighbours, is.
     arch = LatentGridConfig(levels=2, arm_width=4)
     leaves = weights.leaves(arch.build(jax.random.PRNGKey(2)))
-    n_arm = latent_codec.arm_tensor_count(arch)
+    n_arm = stream.arm_tensor_count(arch)
     rng = np.random.default_rng(0)
     for i in range(arch.arm_depth):
         leaves[i] = rng.normal(0, 1, leaves[i].shape).astype(np.float32)
@@ -117,9 +118,9 @@ def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(mo
     rows, cols = np.mgrid[0:32, 0:32]
     smooth = np.round(6 * np.sin(cols / 5.0) * np.cos(rows / 7.0)).astype(np.int64)
     latents = [smooth[: s[0], : s[1]] for s in arch.grid_shapes((32, 32))]
-    fracs, bits = latent_codec._arm_steps(leaves, latents, arch)
-    monkeypatch.setattr(latent_codec, "ARM_FRAC_MOVES", ())
-    common, common_bits = latent_codec._arm_steps(leaves, latents, arch)
+    fracs, bits = packing._arm_steps(leaves, latents, arch)
+    monkeypatch.setattr(packing, "ARM_FRAC_MOVES", ())
+    common, common_bits = packing._arm_steps(leaves, latents, arch)
     assert len(set(common)) == 1 and bits < common_bits
     assert max(fracs[: arch.arm_depth]) < fracs[n_arm - 1]
 
@@ -130,7 +131,7 @@ def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
     rng = np.random.default_rng(0)
     context = rng.integers(-40, 40, size=(500, arch.context_size()))
     frac = 12
-    leaves = jax.tree_util.tree_leaves(net)[: latent_codec.arm_tensor_count(arch)]
+    leaves = jax.tree_util.tree_leaves(net)[: stream.arm_tensor_count(arch)]
     ints = [quantize.quantize(np.asarray(leaf), -8 * frac) for leaf in leaves]
     means, scales = latent_arm.integer_arm(ints, [frac] * len(ints), context)
     float_mean, float_log_scale = net.arm(np.asarray(context, np.float32))
@@ -158,7 +159,7 @@ def test_integer_probabilities_are_the_laplace_bin_masses(mean_quarters, scale_i
 def test_latent_grids_code_images_only():
     clip = tone_clip(0.05, 8000)
     audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
-    with pytest.raises(ConfigError, match="images only"):
+    with pytest.raises(ConfigError, match="cannot code audio"):
         inrcodec.encode(audio, overrides=TINY)
 
 
@@ -182,16 +183,16 @@ def test_a_target_below_the_networks_size_is_a_clear_error():
 
 def test_soft_rounding_goes_from_near_identity_to_rounding_as_the_temperature_falls():
     y = jax.numpy.linspace(-2.3, 2.3, 47) + 0.05  # no value near a half-integer, where rounding is a tie
-    hot, cold = latent_codec.soft_round(y, 5.0), latent_codec.soft_round(y, 0.01)
+    hot, cold = training.soft_round(y, 5.0), training.soft_round(y, 0.01)
     assert np.abs(np.asarray(hot - y)).max() < 0.01
     assert np.abs(np.asarray(cold - jax.numpy.round(y))).max() < 1e-3
-    assert np.all(np.diff(np.asarray(latent_codec.soft_round(y, 0.3))) > 0)  # order kept: still a gradient
+    assert np.all(np.diff(np.asarray(training.soft_round(y, 0.3))) > 0)  # order kept: still a gradient
 
 
 def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
     key = jax.random.PRNGKey(0)
-    uniform = np.asarray(latent_codec.kumaraswamy_noise(key, (20000,), 1.0))
-    peaked = np.asarray(latent_codec.kumaraswamy_noise(key, (20000,), 2.0))
+    uniform = np.asarray(training.kumaraswamy_noise(key, (20000,), 1.0))
+    peaked = np.asarray(training.kumaraswamy_noise(key, (20000,), 2.0))
     assert uniform.min() > -0.5 and uniform.max() < 0.5 and peaked.min() > -0.5 and peaked.max() < 0.5
     assert abs(uniform.var() - 1 / 12) < 0.003
     assert peaked.var() < 0.8 * uniform.var() and abs(np.median(peaked)) < 0.05
@@ -200,15 +201,15 @@ def test_kumaraswamy_noise_is_uniform_at_one_and_peaked_at_zero_above():
 def test_the_networks_follow_the_budget_narrower_when_small_wider_when_large():
     preset = make_config("image").arch.replace(in_dim=2, out_dim=3)
     assert preset.name == "latentgrid"
-    bits = latent_codec.NETWORK_BITS_PER_PARAM * preset.param_count()
-    assert latent_codec.networks_for_budget(preset, 4 * bits) == preset
-    wide = latent_codec.networks_for_budget(preset, 20 * bits)
+    bits = LatentConfig().network_bits_per_param * preset.param_count()
+    assert training.networks_for_budget(preset, 4 * bits, LatentConfig()) == preset
+    wide = training.networks_for_budget(preset, 20 * bits, LatentConfig())
     assert wide == preset.replace(synth_width=2 * preset.synth_width)
-    assert latent_codec.NETWORK_BITS_PER_PARAM * wide.param_count() <= 20 * bits * latent_codec.WIDE_SYNTHESIS_SHARE
-    smaller = latent_codec.networks_for_budget(preset, 2.5 * bits)
-    assert latent_codec.NETWORK_BITS_PER_PARAM * smaller.param_count() <= 2.5 * bits / 3
+    assert LatentConfig().network_bits_per_param * wide.param_count() <= 20 * bits * LatentConfig().wide_synthesis_share
+    smaller = training.networks_for_budget(preset, 2.5 * bits, LatentConfig())
+    assert LatentConfig().network_bits_per_param * smaller.param_count() <= 2.5 * bits / 3
     assert smaller.levels == preset.levels and smaller.arm_width < preset.arm_width
-    linear = latent_codec.networks_for_budget(preset, 0.1 * bits)
+    linear = training.networks_for_budget(preset, 0.1 * bits, LatentConfig())
     assert (linear.arm_depth, linear.synth_depth, linear.convs) == (0, 0, 0)
 
 
@@ -216,10 +217,10 @@ def test_the_rate_weight_rises_fast_but_falls_slowly():
     from inrcodec.rate import RateController
 
     def controller():
-        return RateController(1e-3, 0.2, gain=latent_codec.CONTROLLER_GAIN,
-                              max_factor=latent_codec.CONTROLLER_MAX_FACTOR, max_fall=latent_codec.CONTROLLER_MAX_FALL)
+        return RateController(1e-3, 0.2, gain=LatentConfig().controller_gain,
+                              max_factor=LatentConfig().controller_max_rise, max_fall=LatentConfig().controller_max_fall)
 
     over, under = controller(), controller()
-    assert over.update(2.0) == pytest.approx(1e-3 * latent_codec.CONTROLLER_MAX_FACTOR)  # 10x over: the full rise
-    assert under.update(0.02) == pytest.approx(1e-3 / latent_codec.CONTROLLER_MAX_FALL)  # 10x under: a slow fall
-    assert latent_codec.CONTROLLER_MAX_FALL < latent_codec.CONTROLLER_MAX_FACTOR
+    assert over.update(2.0) == pytest.approx(1e-3 * LatentConfig().controller_max_rise)  # 10x over: the full rise
+    assert under.update(0.02) == pytest.approx(1e-3 / LatentConfig().controller_max_fall)  # 10x under: a slow fall
+    assert LatentConfig().controller_max_fall < LatentConfig().controller_max_rise

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import inrcodec
-from inrcodec import latent_arm, latent_codec
+from inrcodec import latent_arm
+from inrcodec.codecs.latent import stream
 from inrcodec.errors import ConfigError
 from inrcodec.inr import LatentVideoConfig
 from inrcodec.metrics import psnr
@@ -86,6 +87,6 @@ def test_the_image_and_video_grids_refuse_each_other():
 
 def test_sampled_latent_bits_estimate_the_full_count(coded):
     _, _, arch, arm_ints, fracs, latents = assert_encoder_and_decoder_see_identical_probabilities(coded[1].blob)
-    full = latent_codec.ideal_latent_bits(arm_ints, fracs, latents, arch)
-    sampled = latent_codec.ideal_latent_bits(arm_ints, fracs, latents, arch, stride=3)
+    full = stream.ideal_latent_bits(arm_ints, fracs, latents, arch)
+    sampled = stream.ideal_latent_bits(arm_ints, fracs, latents, arch, stride=3)
     assert full > 0 and sampled != full and abs(sampled - full) < 0.25 * full

@@ -6,7 +6,8 @@ import numpy as np
 
 import inrcodec
 from inrcodec import api
-from inrcodec.encoder import can_pack, encode_signal, encode_signals
+from inrcodec.api import can_pack
+from inrcodec.codecs.weight_codec import encode_signal, encode_signals
 from inrcodec.signal import Signal
 from tests.audio_clips import tone_clip, write_clip
 from tests.conftest import FAST, REPO, crop_of_sample

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -29,10 +30,11 @@ MAX_RES = 1 << 22
 @register
 @dataclasses.dataclass(frozen=True)
 class HashGridConfig(ArchConfig):
-    """Hyper-parameters of a hash-grid INR. ``max_res = 0`` lets the modality pick it."""
+    """Hyper-parameters of a hash-grid INR. ``max_res = 0`` lets the signal pick it."""
 
     name = "hashgrid"
     wire_code = 2
+    max_res_limit: ClassVar[int] = MAX_RES
     levels: int = 12
     features: int = 2
     table_size: int = 4096

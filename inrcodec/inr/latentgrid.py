@@ -10,7 +10,7 @@ neighbourhood of already-decoded latents of the same grid (``offsets``) and pred
 Laplace (mean, log-scale).
 
 This module holds the float network that is trained; :mod:`inrcodec.latent_arm` is the ARM's
-exact integer twin that the entropy coder uses, and :mod:`inrcodec.latent_codec` the codec.
+exact integer twin that the entropy coder uses, and :mod:`inrcodec.codecs.latent` the codec.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Modalities, each registered under a frozen wire code."""
 
 from inrcodec.modalities.audio import AUDIO
-from inrcodec.modalities.base import (
+from inrcodec.modalities.base import Modality
+from inrcodec.modalities.image import IMAGE
+from inrcodec.modalities.pointcloud import POINTCLOUD
+from inrcodec.modalities.registry import (
     BY_WIRE_CODE,
     REGISTRY,
-    Modality,
     modality_for_path,
     read_signal_chunk,
     write_signal_chunk,
 )
-from inrcodec.modalities.image import IMAGE
-from inrcodec.modalities.pointcloud import POINTCLOUD
 from inrcodec.modalities.video import VIDEO
 
 __all__ = [

@@ -6,22 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
-from inrcodec.inr import ArchConfig
-from inrcodec.inr.hashgrid import MAX_RES
-from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.files import check_readable_file
+from inrcodec.modalities.base import Modality
+from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
 MAX_CHANNELS = 8
 MAX_SAMPLE_RATE = 384_000
 MAX_FRAMES = 1 << 28  # 1.7 h at 44.1 kHz; bounds the decoder's allocation
-# One grid cell per sample is the finest level, up to what the hash grid allows.
-MAX_GRID_RES = MAX_RES
 # Samples in [-1, 1] span 2.0: PSNR = 10 log10(2^2 / MSE), the COIN++ convention.
 PEAK_TO_PEAK = 2.0
 
@@ -73,10 +70,16 @@ class Audio(Modality):
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         return _sample_times(signal.data.shape[0]), np.asarray(signal.data, np.float32)
 
-    def render_coords(self, meta: dict[str, Any], scale: float) -> np.ndarray:
-        return _sample_times(_scaled_frames(meta, scale))
+    def resolution(self, meta: dict[str, Any]) -> int:
+        return meta["frames"]
 
-    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float) -> Signal:
+    def render_shape(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> tuple[int]:
+        return (max(1, round(meta["frames"] * scale)),)
+
+    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
+        return _sample_times(*self.render_shape(meta, scale))
+
+    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
         data = np.clip(np.asarray(values, np.float32), -1.0, 1.0)
         bits = PCM_BITS.get(meta.get("subtype"))
         if bits:  # exactly what the written file will hold, so that metrics measure that
@@ -85,14 +88,6 @@ class Audio(Modality):
         # Rendering at ``scale`` times the samples is rendering at ``scale`` times the rate.
         out = dict(meta, frames=data.shape[0], sample_rate=max(1, round(meta["sample_rate"] * scale)))
         return Signal("audio", data, out)
-
-    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
-        frames, channels = signal.data.shape
-        changes: dict[str, int] = {"in_dim": 1, "out_dim": channels}
-        if getattr(arch, "max_res", None) == 0:
-            # One grid cell per sample is the finest detail there is to fit.
-            changes["max_res"] = max(min(frames, MAX_GRID_RES), arch.base_res)
-        return arch.replace(**changes)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         return {"psnr": metrics.psnr(original.data, decoded.data, PEAK_TO_PEAK),
@@ -124,7 +119,7 @@ class Audio(Modality):
         return np.asarray(signal.data, np.float32), PEAK_TO_PEAK
 
     def search_output(self, values, peak: float):
-        return jnp.clip(values, -1.0, 1.0)
+        return values.clip(-1.0, 1.0)
 
 
 def duration(meta: dict[str, Any]) -> float:
@@ -151,10 +146,6 @@ def _checked_samples(data: np.ndarray, path: Path) -> np.ndarray:
         raise InputError(f"{path}: audio contains NaN or infinite samples")
     # Float files may exceed full scale; the codec represents [-1, 1], as PCM does.
     return np.ascontiguousarray(np.clip(data, -1.0, 1.0))
-
-
-def _scaled_frames(meta: dict[str, Any], scale: float) -> int:
-    return max(1, round(meta["frames"] * scale))
 
 
 def _sample_times(frames: int) -> np.ndarray:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
-from inrcodec.inr import ArchConfig, LatentGridConfig
-from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.files import check_readable_file
+from inrcodec.modalities.base import Modality
+from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
 MAX_PIXELS = 1 << 28
@@ -45,46 +45,27 @@ class Image(Modality):
         except Exception as exc:
             raise OutputError(f"{path}: cannot write image ({_first_line(exc)})") from None
 
-    def encode(self, signal: Signal, config, progress=None):
-        if isinstance(config.arch, LatentGridConfig):
-            from inrcodec.latent_codec import encode_latent_signal
-
-            return encode_latent_signal(signal, config, progress)
-        return super().encode(signal, config, progress)
-
-    def fits_one_network(self, config) -> bool:
-        return not isinstance(config.arch, LatentGridConfig)
-
-    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
-        if isinstance(arch, LatentGridConfig) and fps_scale == 1.0:
-            from inrcodec.latent_codec import decode_latent_signal
-
-            return self.from_values(decode_latent_signal(parsed, meta, arch, _scaled_size(meta, scale)), meta, scale)
-        return super().decode(parsed, meta, arch, scale, fps_scale)
-
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         h, w, c = signal.data.shape
         coords = _pixel_centres(h, w)
         targets = signal.data.reshape(h * w, c).astype(np.float32) / _peak(signal.meta) - 0.5
         return coords, targets
 
-    def render_coords(self, meta: dict[str, Any], scale: float) -> np.ndarray:
-        h, w = _scaled_size(meta, scale)
-        return _pixel_centres(h, w)
+    def resolution(self, meta: dict[str, Any]) -> int:
+        return max(meta["height"], meta["width"])
 
-    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float) -> Signal:
-        h, w = _scaled_size(meta, scale)
+    def render_shape(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> tuple[int, int]:
+        return max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
+
+    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
+        return _pixel_centres(*self.render_shape(meta, scale))
+
+    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+        h, w = self.render_shape(meta, scale)
         peak = _peak(meta)
         ints = np.clip(np.round((np.asarray(values, np.float64) + 0.5) * peak), 0, peak)
         dtype = np.uint16 if meta["bits"] == 16 else np.uint8
         return Signal("image", ints.reshape(h, w, meta["channels"]).astype(dtype), dict(meta))
-
-    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
-        h, w, c = signal.data.shape
-        changes: dict[str, int] = {"in_dim": 2, "out_dim": c}
-        if getattr(arch, "max_res", None) == 0:
-            changes["max_res"] = max(h, w, arch.base_res)
-        return arch.replace(**changes)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         peak = _peak(original.meta)
@@ -120,7 +101,7 @@ class Image(Modality):
         return signal.data.reshape(-1, signal.data.shape[-1]).astype(np.float32), float(_peak(signal.meta))
 
     def search_output(self, values, peak: float):
-        return jnp.clip(jnp.round((values + 0.5) * peak), 0.0, peak)
+        return ((values + 0.5) * peak).round().clip(0.0, peak)
 
 
 def _normalise_array(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -145,10 +126,6 @@ def _first_line(exc: Exception) -> str:
 
 def _peak(meta: dict[str, Any]) -> int:
     return (1 << meta["bits"]) - 1
-
-
-def _scaled_size(meta: dict[str, Any], scale: float) -> tuple[int, int]:
-    return max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
 
 
 def _pixel_centres(h: int, w: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 The signal is (N, 3) float64 positions in the file's own frame, with (N, 3) uint8 colours in
 ``attributes["colors"]`` when the file has them. Coding is the octree codec of
-:mod:`inrcodec.pointcloud_codec`; this module holds I/O, the header and the metrics.
+:mod:`inrcodec.codecs.octree_codec`; this module holds I/O, the header and the metrics.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
-from inrcodec.errors import ConfigError, FormatError, InputError, InrcodecError, OutputError
-from inrcodec.inr import ArchConfig
-from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.errors import FormatError, InputError, InrcodecError, OutputError
+from inrcodec.files import check_readable_file
+from inrcodec.modalities.base import Modality
+from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
 MAX_POINTS = 1 << 26
@@ -78,34 +79,6 @@ class PointCloud(Modality):
             raise OutputError(f"{path}: cannot write a point cloud as {Path(path).suffix or '(no extension)'}; use .ply")
         if not open3d().io.write_point_cloud(str(path), to_open3d(signal), write_ascii=False):
             raise OutputError(f"{path}: Open3D could not write the point cloud")
-
-    def check_arch(self, arch: ArchConfig, meta: dict[str, Any]) -> None:
-        if arch.name != "pointfields" or arch.out_dim != (3 if meta["colour"] else 0):
-            raise FormatError(f"a point cloud{' with colour' if meta['colour'] else ''} needs the pointfields "
-                              f"architecture with {3 if meta['colour'] else 0} colour channels; the file has "
-                              f"{arch.name} with {arch.out_dim}")
-
-    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
-        if arch.name != "pointfields":
-            raise ConfigError(f"point clouds are coded with the pointfields architecture, not {arch.name}")
-        return arch.replace(out_dim=3 if signal.meta["colour"] else 0)
-
-    def fits_one_network(self, config) -> bool:
-        return False  # an octree coded with an occupancy network
-
-    def encode(self, signal: Signal, config, progress=None):
-        from inrcodec.pointcloud_codec import encode_pointcloud
-
-        return encode_pointcloud(signal, config, progress)
-
-    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
-        from inrcodec.pointcloud_codec import decode_pointcloud
-
-        if fps_scale != 1.0:
-            raise ConfigError("--fps-scale applies to video; this file holds a point cloud")
-        if scale != 1.0:
-            raise ConfigError("--scale applies to images, audio and video; a point cloud decodes at its coded depth")
-        return decode_pointcloud(parsed, meta, arch)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         normals = original.attributes.get("normals")

@@ -10,14 +10,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import ConfigError, FormatError, InputError, OutputError
-from inrcodec.inr import ArchConfig, LatentGridConfig
-from inrcodec.modalities.base import Modality, check_readable_file, register
+from inrcodec.files import check_readable_file
+from inrcodec.modalities.base import Modality
+from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
 MAX_SIDE = 1 << 14
@@ -103,43 +103,24 @@ class Video(Modality):
         targets = signal.data.reshape(-1, 3).astype(np.float32) / PEAK - 0.5
         return coords, targets
 
+    def resolution(self, meta: dict[str, Any]) -> int:
+        return max(meta["height"], meta["width"], meta["frames"])
+
+    def render_shape(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> tuple[int, int, int]:
+        if not (0 < fps_scale <= 16):
+            raise ConfigError(f"fps scale must be in (0, 16], got {fps_scale}")
+        return (max(1, round(meta["frames"] * fps_scale)), max(1, round(meta["height"] * scale)),
+                max(1, round(meta["width"] * scale)))
+
     def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
-        frames, height, width = _scaled_shape(meta, scale, fps_scale)
-        return _voxel_centres(frames, height, width, _extents(meta))
+        return _voxel_centres(*self.render_shape(meta, scale, fps_scale), _extents(meta))
 
     def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
-        frames, height, width = _scaled_shape(meta, scale, fps_scale)
+        frames, height, width = self.render_shape(meta, scale, fps_scale)
         ints = np.clip(np.round((np.asarray(values, np.float64) + 0.5) * PEAK), 0, PEAK).astype(np.uint8)
         fps = Fraction(meta["fps_num"], meta["fps_den"]) * Fraction(fps_scale).limit_denominator(1000)
         out = dict(meta, frames=frames, height=height, width=width, fps_num=fps.numerator, fps_den=fps.denominator)
         return Signal("video", ints.reshape(frames, height, width, 3), out)
-
-    def part_encoder(self, config):
-        if isinstance(config.arch, LatentGridConfig):
-            from inrcodec.latent_codec import encode_latent_signal
-
-            return encode_latent_signal
-        return super().part_encoder(config)
-
-    def fits_one_network(self, config) -> bool:
-        return not isinstance(config.arch, LatentGridConfig)
-
-    def decode(self, parsed, meta: dict[str, Any], arch: ArchConfig, scale: float, fps_scale: float = 1.0) -> Signal:
-        frames, height, width = _scaled_shape(meta, scale, fps_scale)
-        if isinstance(arch, LatentGridConfig):
-            from inrcodec.latent_codec import decode_latent_signal
-
-            values = decode_latent_signal(parsed, meta, arch, (frames, height, width))
-            return self.from_values(values, meta, scale, fps_scale)
-        values = self.render(parsed, arch, frames * height * width, lambda: self.render_coords(meta, scale, fps_scale))
-        return self.from_values(values, meta, scale, fps_scale)
-
-    def adapt(self, arch: ArchConfig, signal: Signal) -> ArchConfig:
-        frames, height, width, _ = signal.data.shape
-        changes: dict[str, int] = {"in_dim": 3, "out_dim": 3}
-        if getattr(arch, "max_res", None) == 0:
-            changes["max_res"] = max(height, width, frames, arch.base_res)
-        return arch.replace(**changes)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         """Mean of the per-frame RGB PSNRs (the video-coding convention), and the PSNR of all pixels."""
@@ -173,7 +154,7 @@ class Video(Modality):
         return signal.data.reshape(-1, 3).astype(np.float32), float(PEAK)
 
     def search_output(self, values, peak: float):
-        return jnp.clip(jnp.round((values + 0.5) * peak), 0.0, peak)
+        return ((values + 0.5) * peak).round().clip(0.0, peak)
 
 
 def _read_bounded(frames_iter, width: int, height: int, path: Path) -> list[np.ndarray]:
@@ -248,13 +229,6 @@ def _last_line(exc: Exception) -> str:
     """The last line of an error: where ffmpeg puts its reason."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1][:120]}" if text else type(exc).__name__
-
-
-def _scaled_shape(meta: dict[str, Any], scale: float, fps_scale: float) -> tuple[int, int, int]:
-    if not (0 < fps_scale <= 16):
-        raise ConfigError(f"fps scale must be in (0, 16], got {fps_scale}")
-    return (max(1, round(meta["frames"] * fps_scale)), max(1, round(meta["height"] * scale)),
-            max(1, round(meta["width"] * scale)))
 
 
 def _extents(meta: dict[str, Any]) -> tuple[float, float, float]:

@@ -20,7 +20,7 @@ def fit_job(source: str, output: str, options: dict[str, Any]) -> dict[str, Any]
 def pack_job(sources: list[str], outputs: list[str], options: dict[str, Any]) -> list[dict[str, Any]]:
     """Code each source into its output, one record per source, in order.
 
-    Signals that can share a fit (same modality, sample layout and config: ``encoder.can_pack``)
+    Signals that can share a fit (same modality, sample layout and config: ``api.can_pack``)
     are fitted together as one pack in one jitted program; the others one at a time. User errors
     become failed records, never exceptions, and one bad input does not fail the others.
 
@@ -30,7 +30,8 @@ def pack_job(sources: list[str], outputs: list[str], options: dict[str, Any]) ->
     its own Ray task when this runs inside Ray, and assembled here into one file.
     """
     import inrcodec
-    from inrcodec.encoder import can_pack, encode_signals
+    from inrcodec.api import can_pack
+    from inrcodec.codecs.weight_codec import encode_signals
 
     start = time.perf_counter()
     node, device = socket.gethostname(), _device()
@@ -84,7 +85,9 @@ def _encode_alone(signal, config):
     segments = segment_count(modality, signal, config.fit.max_samples)
     if segments > 1 and _in_ray():
         return _encode_segments_in_parallel(modality, signal, config, segments), segments
-    return modality.encode(signal, config), segments
+    from inrcodec import api
+
+    return api.encode_signal(signal, config), segments
 
 
 def _write(record, signal, encoded, segments: int, start: float, pack: int) -> dict[str, Any]:
@@ -129,9 +132,9 @@ def _encode_segments_in_parallel(modality, signal, config, count: int):
 
 
 def _encode_segment(part, config):
-    from inrcodec.modalities import REGISTRY
+    from inrcodec import api
 
-    return REGISTRY[part.modality].part_encoder(config)(part, config)
+    return api.encode_signal(part, config)
 
 
 def _device() -> str:

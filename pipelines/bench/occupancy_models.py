@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inrcodec import occupancy, octree
+from inrcodec import fit_occupancy, occupancy, octree
 from inrcodec.inr import HashGridConfig, SirenConfig
 from inrcodec.modalities.pointcloud import POINTCLOUD
-from inrcodec.pointcloud_codec import coding_order, voxelize
+from inrcodec.codecs.octree_codec import coding_order, voxelize
 
 WEIGHT_BITS = 8.0
 
@@ -73,7 +73,7 @@ def compare(path: str, depth: int, steps: int, seed: int) -> list[dict]:
     rows = []
     for name, (model, inputs, lr) in families.items():
         start = time.perf_counter()
-        fitted = occupancy.fit_masks(model, inputs, labels, steps=steps, lr=lr, batch_size=4096, key=key)
+        fitted = fit_occupancy.fit_masks(model, inputs, labels, steps=steps, lr=lr, batch_size=4096, key=key)
         logits = np.concatenate([np.asarray(fitted(jnp.asarray(inputs[i : i + 8192])))
                                  for i in range(0, len(inputs), 8192)])
         params = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(fitted, eqx.is_inexact_array)))

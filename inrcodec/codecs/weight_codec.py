@@ -1,8 +1,9 @@
-"""Fit, quantise and entropy-code signals into .inrc byte strings, one file per signal.
+"""The weight codec: one network (SIREN, hash grid) over all of a signal's samples, its weights
+quantized and entropy-coded; decoding renders the network at every sample.
 
-The stages, in order: size the network for the rate target, fit in float, search quantisation
-steps, quantisation-aware fine-tune, code, and (with a target) make sure the real file fits.
-Same-shaped signals go through the fits together, as one pack (``encode_signals``).
+The encoder's stages, in order: size the network for the rate target, fit in float, search
+quantization steps, quantization-aware fine-tune, code, and (with a target) make sure the real
+file fits. Same-shaped signals go through the fits together, as one pack (``encode_signals``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -19,35 +21,36 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, quantize, weights
+from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.config import CodecConfig
 from inrcodec.errors import ConfigError
-from inrcodec.fit import RateTerm, schedule, stack, train, unstack
+from inrcodec.fit import grid_rate, render, schedule, stack, train, unstack
 from inrcodec.inr import ArchConfig, write_arch
-from inrcodec.modalities import REGISTRY, write_signal_chunk
-from inrcodec.rate import GridRate, RateController
+from inrcodec.modalities import REGISTRY, Modality, write_signal_chunk
 from inrcodec.signal import Signal
-
-# First guess of the coded size of a network weight, used to split a budget between the MLP
-# and the feature grids; the step search then spends what is really left.
-MLP_BITS_PER_PARAM = 7.0
 
 # The step search renders the signal in chunks of this many samples (bounded memory).
 SEARCH_CHUNK = 1 << 18
 
-# progress(phase, done, total, loss)
-Progress = Callable[[str, int, int, float], None]
 
+class WeightCodec(Codec):
+    archs = ("siren", "hashgrid")
+    modalities = ("image", "audio", "video")
+    packable = True  # see encode_signals
 
-@dataclasses.dataclass
-class Encoded:
-    """The file and what it took to make it."""
+    def encode(self, signal: Signal, config: CodecConfig, progress: Progress | None = None) -> Encoded:
+        return encode_signal(signal, config, progress)
 
-    blob: bytes
-    arch: ArchConfig
-    search_psnr: float
-    fit_seconds: float
-    attempts: int
+    def decode(self, parsed: container.Container, modality: Modality, meta: dict[str, Any], arch: ArchConfig,
+               scale: float, fps_scale: float) -> Signal:
+        """Render the network at every sample of the (rescaled) signal."""
+        self.check_chunks(parsed)
+        shape = modality.render_shape(meta, scale, fps_scale)
+        check_render(math.prod(shape), arch.macs_per_sample())
+        model = weights.decode(arch, parsed.tensors, parsed.payload)
+        values = np.asarray(render(model, jnp.asarray(modality.render_coords(meta, scale, fps_scale))))
+        return modality.from_values(check_finite(values), meta, scale, fps_scale)
 
 
 @releases_compiled_programs
@@ -66,15 +69,6 @@ def encode_signals(signals: Sequence[Signal], config: CodecConfig, progress: Pro
     signal up to float rounding. Each file keeps its own rate target.
     """
     return _encode_all(list(signals), config, progress)
-
-
-def can_pack(signal: Signal, config: CodecConfig) -> bool:
-    """Whether ``encode_signals`` may fit this signal in a pack: a network over all of its
-    samples (not a point cloud's octree, a latent-grid image or a segmented clip)."""
-    from inrcodec.segments import segment_count
-
-    modality = REGISTRY[signal.modality]
-    return modality.fits_one_network(config) and segment_count(modality, signal, config.fit.max_samples) == 1
 
 
 def _encode_all(signals: list[Signal], config: CodecConfig, progress: Progress | None) -> list[Encoded]:
@@ -109,7 +103,7 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
     are the same, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
     modality = REGISTRY[signals[0].modality]
     coords = jnp.asarray(coords_np)
-    archs = [modality.adapt(config.arch, signal) for signal in signals]
+    archs = [WEIGHT_CODEC.adapt(config.arch, signal, modality) for signal in signals]
     for arch in set(archs):
         arch.validate()
     chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
@@ -199,7 +193,7 @@ def _fit_pack(arch, coords, targets, signal_chunks, config, key, evaluators, bud
                             for m, codes in zip(fitted, all_codes)])
         lr = fit_cfg.lr * fit_cfg.qat_lr_fraction
         models = train(stack(fitted), coords, targets, steps=qat_steps, schedule=schedule(fit_cfg, qat_steps, lr=lr),
-                       key=qat_key, quant_steps=steps_pack, progress=report("quantise"), **common)
+                       key=qat_key, quant_steps=steps_pack, progress=report("quantize"), **common)
         fitted = unstack(models, count)
     model_chunk = write_arch(arch)
     return [_code(model, codes, chunk, model_chunk, groups, frozen, budget, bits, evaluate, config)
@@ -247,28 +241,9 @@ def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits
     return weights.with_leaves(model, leaves)
 
 
-def grid_rate(model, groups, fit_cfg, budget, fixed_bits: Sequence[float], samples) -> RateTerm | None:
-    """The rate term for the feature grids of a pack (one entry of ``fixed_bits`` per signal),
-    each signal aiming at what the target leaves after its MLP."""
-    is_grid = tuple(g == "grid" for g in groups)
-    if not any(is_grid):
-        return None
-    mlp_params = sum(leaf.size for leaf, g in zip(weights.leaves(model), is_grid) if not g)
-    targets = [None if budget is None else
-               max(budget - bits - MLP_BITS_PER_PARAM * mlp_params, 0.05 * budget) / samples for bits in fixed_bits]
-    grid = GridRate(is_grid, quantize.step_size(fit_cfg.grid_step_code))
-    return RateTerm(grid, grid.init_scales(len(fixed_bits)), [RateController(fit_cfg.lmbda, t) for t in targets])
-
-
 def _pack(signal_chunk: bytes, model_chunk: bytes, model, codes) -> bytes:
     table, payload, _ = weights.encode(model, codes)
     return container.pack(container.Container(signal_chunk, model_chunk, table, payload))
-
-
-def overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
-    """Bits of everything but the payload: headers, tensor table (about 6 bytes a tensor), CRC."""
-    n_tensors = len(jax.tree_util.tree_leaves(weights.skeleton(arch)))
-    return 8.0 * (len(signal_chunk) + len(write_arch(arch)) + 6 * n_tensors + 6 + 4 * 4 + 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,3 +290,6 @@ def _chunk_error(modality, peak: float, model, leaves, x, y, m):
     shape, so every signal of a pack (and every segment) reuses it."""
     out = modality.search_output(weights.with_leaves(model, leaves)(x), peak)
     return jnp.sum(m * (out - y) ** 2)
+
+
+WEIGHT_CODEC = WeightCodec()

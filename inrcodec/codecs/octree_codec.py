@@ -1,4 +1,4 @@
-"""Point-cloud coding: the voxelised cloud as an octree whose occupancy is coded losslessly with
+"""The octree codec for point clouds: the voxelized cloud as an octree whose occupancy is coded losslessly with
 probabilities from a fitted occupancy field, plus an optional colour field.
 
 Encoder: voxelise the cloud in its bounding cube at ``depth`` bits per axis; fit the occupancy
@@ -21,13 +21,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inrcodec import container, occupancy, octree, quantize, weights
+from inrcodec import container, entropy, fit_occupancy, occupancy, octree, quantize, weights
+from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite
 from inrcodec.compile_cache import releases_compiled_programs
-from inrcodec.encoder import Encoded, grid_rate
 from inrcodec.errors import ConfigError, FormatError
-from inrcodec.fit import render, schedule, stack, train, unstack
-from inrcodec.inr import PointFieldsConfig, write_arch
-from inrcodec.modalities import POINTCLOUD, write_signal_chunk
+from inrcodec.fit import grid_rate, render, schedule, stack, train, unstack
+from inrcodec.inr import ArchConfig, PointFieldsConfig, write_arch
+from inrcodec.modalities import POINTCLOUD, Modality, write_signal_chunk
 from inrcodec.signal import Signal
 
 # Parents used to fit the occupancy network, at most (a uniform sample beyond that): memory is
@@ -39,11 +39,35 @@ NARROW_SHARE = 0.05  # a network above this share of the estimated size is also 
 COLOUR_OFFSET = 0.5  # colours are fitted as value / 255 - 0.5
 
 
+class OctreeCodec(Codec):
+    archs = ("pointfields",)
+    modalities = ("pointcloud",)
+    chunks = ("geometry",)
+
+    def encode(self, signal: Signal, config, progress: Progress | None = None) -> Encoded:
+        return encode_pointcloud(signal, config, progress)
+
+    def decode(self, parsed: container.Container, modality: Modality, meta: dict[str, Any], arch: ArchConfig,
+               scale: float, fps_scale: float) -> Signal:
+        if scale != 1.0:
+            raise ConfigError("--scale applies to images, audio and video; a point cloud decodes at its coded depth")
+        return decode_pointcloud(parsed, meta, arch)
+
+    def adapt(self, arch: ArchConfig, signal: Signal, modality: Modality) -> ArchConfig:
+        return arch.replace(out_dim=3 if signal.meta["colour"] else 0)
+
+    def check_arch(self, arch: ArchConfig, modality: Modality, meta: dict[str, Any]) -> None:
+        if arch.out_dim != (3 if meta["colour"] else 0):
+            raise FormatError(f"a point cloud{' with colour' if meta['colour'] else ''} needs the pointfields "
+                              f"architecture with {3 if meta['colour'] else 0} colour channels; the file has "
+                              f"{arch.out_dim}")
+
+
 @releases_compiled_programs
 def encode_pointcloud(signal: Signal, config, progress=None) -> Encoded:
     """Encode a point cloud; with ``rate.target`` (bits per input point) the file fits it."""
     start = time.perf_counter()
-    arch: PointFieldsConfig = POINTCLOUD.adapt(config.arch, signal)
+    arch: PointFieldsConfig = OCTREE_CODEC.adapt(config.arch, signal, POINTCLOUD)
     arch.validate()
     meta = signal.meta
     signal_chunk = write_signal_chunk(POINTCLOUD, meta)
@@ -81,10 +105,7 @@ def encode_pointcloud(signal: Signal, config, progress=None) -> Encoded:
 
 def decode_pointcloud(parsed: container.Container, meta: dict[str, Any], arch: PointFieldsConfig) -> Signal:
     """Rebuild the point cloud (and its colours) from a parsed container."""
-    if parsed.geometry is None:
-        raise FormatError("point-cloud file without a geometry chunk")
-    if parsed.latents is not None:
-        raise FormatError("unexpected latents chunk in a point-cloud file")
+    OCTREE_CODEC.check_chunks(parsed)
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
     model = weights.from_ints(arch, ints, codes)
     n_context = len(jax.tree_util.tree_leaves(model.context))
@@ -190,7 +211,7 @@ def _fit_context(levels, depth, width, config, key, progress) -> FittedContext:
     """Fit the occupancy network on the levels above ``depth``; quantise it at the best steps."""
     features, labels, coverage = _training_set(levels, depth, np.random.default_rng(config.seed))
     report = (lambda d, t, loss: progress("fit", d, t, loss)) if progress else None
-    model = occupancy.fit(features, labels, width=width, depth=config.arch.context_depth,
+    model = fit_occupancy.fit(features, labels, width=width, depth=config.arch.context_depth,
                           steps=config.fit.steps, lr=config.fit.lr, batch_size=config.fit.batch_size or 4096,
                           key=key, progress=report)
     n_leaves = len(jax.tree_util.tree_leaves(model))
@@ -246,8 +267,6 @@ def _level_bits(ints, fracs, levels, level) -> float:
 
 
 def _tensor_bits(ints) -> float:
-    from inrcodec import entropy
-
     return sum(entropy.fit_model(q)[1] for q in ints)
 
 
@@ -280,9 +299,7 @@ def _fit_colour(signal: Signal, arch: PointFieldsConfig, config, key, progress):
 
 
 def _render_colours(model, points: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    values = np.asarray(render(model, jnp.asarray(_unit_coords(points, meta))))
-    if not np.all(np.isfinite(values)):
-        raise FormatError("decoded colour field produced non-finite values; the file is corrupt")
+    values = check_finite(np.asarray(render(model, jnp.asarray(_unit_coords(points, meta)))), "decoded colour field")
     return np.clip(np.round((values + COLOUR_OFFSET) * 255.0), 0, 255).astype(np.uint8)
 
 
@@ -305,3 +322,6 @@ def _frac_bits(codes) -> list[int]:
     if any(c % 8 or not 0 <= -c // 8 <= occupancy.MAX_FRAC_BITS for c in codes):
         raise FormatError(f"occupancy network steps must be powers of two 2^-0..2^-{occupancy.MAX_FRAC_BITS}")
     return [-c // 8 for c in codes]
+
+
+OCTREE_CODEC = OctreeCodec()
