@@ -6,7 +6,7 @@ Heavy modules (JAX) load lazily, so ``import inrcodec`` and the CLI's ``--help``
 from inrcodec.errors import ConfigError, FormatError, InputError, InrcodecError, OutputError
 from inrcodec.signal import Signal
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _API = ("encode", "encode_report", "decode", "decode_integers", "info", "load", "save", "to_open3d")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
 import sys
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -237,104 +239,116 @@ bench_app = typer.Typer(help="Rate–distortion benchmarks against the codecs us
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("image")
-@user_errors
-def bench_image(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
-    out: BenchOut = Path("results/image"),
-    crop: Annotated[int, typer.Option(help="Centre crop side in pixels; 0 keeps whole images.")] = 256,
-    codecs: BenchCodecs = "jpeg,jpeg-opt,webp,avif,jpeg2000",
-    rates: Annotated[str, typer.Option(help="Target bpp of the codec under test, comma-separated; empty: baselines only.")] = "0.25,0.5,1,2",
-    steps: StepsPerFit = None,
-    config: BenchConfig = None,
-    set_: SetOption = None,
-    label: BenchLabel = "inrcodec",
-    jobs: BenchJobs = 1,
-) -> None:
-    """Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot.
+@dataclass(frozen=True)
+class _Bench:
+    """The command line of one ``inrcodec bench`` command; ``pipelines.bench.specs`` says how
+    its modality is benchmarked."""
 
-    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    targets = _bench_targets(inputs, rates, jobs)
-    from pipelines.bench.run_image import run
-
-    _run_bench(run, inputs, out, crop=crop or None, codecs=codecs, targets=targets, steps=steps, config=config,
-               overrides=set_, label=label, jobs=jobs)
+    name: str
+    doc: str
+    inputs_help: str
+    codecs: str  # the default baselines
+    targets: str  # the default rate points of the codec under test
+    targets_help: str
+    targets_option: str = "rates"
+    # The command's own option, a length or size where 0 means none: (name, type, default, help).
+    option: tuple[str, type, float, str] | None = None
 
 
-@bench_app.command("audio")
-@user_errors
-def bench_audio(
-    inputs: Annotated[list[Path], typer.Argument(help="Audio files (WAV/FLAC/OGG) or folders of them.")],
-    out: BenchOut = Path("results/audio"),
-    seconds: Annotated[float, typer.Option(help="Centre excerpt length in seconds; 0 keeps whole clips.")] = 0.0,
-    codecs: BenchCodecs = "mp3,opus",
-    rates: Annotated[str, typer.Option(help="Target kbit/s of the codec under test, comma-separated; empty: baselines only.")] = "8,16,32,64",
-    steps: StepsPerFit = None,
-    config: BenchConfig = None,
-    set_: SetOption = None,
-    label: BenchLabel = "inrcodec",
-    jobs: BenchJobs = 1,
-) -> None:
-    """Code audio clips with inrcodec and the baselines; write RD curves, BD-rates and a plot.
-
-    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    if not seconds >= 0:
-        _fail(f"--seconds must not be negative, got {seconds}", 2)
-    targets = _bench_targets(inputs, rates, jobs)
-    from pipelines.bench.run_audio import run
-
-    _run_bench(run, inputs, out, seconds=seconds or None, codecs=codecs, targets=targets, steps=steps, config=config,
-               overrides=set_, label=label, jobs=jobs)
-
-
-@bench_app.command("pointcloud")
-@user_errors
-def bench_pointcloud(
-    inputs: Annotated[list[Path], typer.Argument(help="PLY files or folders of them.")],
-    out: BenchOut = Path("results/pointcloud"),
-    codecs: BenchCodecs = "draco",
-    depths: Annotated[str, typer.Option(help="Octree depths of the codec under test, comma-separated; empty: baselines only.")] = "6,7,8,9,10",
-    steps: StepsPerFit = None,
-    config: BenchConfig = None,
-    set_: SetOption = None,
-    label: BenchLabel = "inrcodec",
-    jobs: BenchJobs = 1,
-) -> None:
-    """Code point clouds with inrcodec (a depth sweep) and Draco (a quantisation sweep); write RD
-    curves on D1 and D2 PSNR, BD-rates and plots.
-
-    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    targets = _bench_targets(inputs, depths, jobs, "--depths")
-    from pipelines.bench.run_pointcloud import run
-
-    _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
-               label=label, jobs=jobs)
+_RESUMES = "\n\nFinished fits are cached in OUT/records.jsonl: rerunning the command resumes."
+_BENCHES = (
+    _Bench(
+        name="image",
+        doc="Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot." + _RESUMES,
+        inputs_help="Image files or folders of images.",
+        codecs="jpeg,jpeg-opt,webp,avif,jpeg2000",
+        targets="0.25,0.5,1,2",
+        targets_help="Target bpp of the codec under test, comma-separated; empty: baselines only.",
+        option=("crop", int, 256, "Centre crop side in pixels; 0 keeps whole images."),
+    ),
+    _Bench(
+        name="audio",
+        doc="Code audio clips with inrcodec and the baselines; write RD curves, BD-rates and a plot." + _RESUMES,
+        inputs_help="Audio files (WAV/FLAC/OGG) or folders of them.",
+        codecs="mp3,opus",
+        targets="8,16,32,64",
+        targets_help="Target kbit/s of the codec under test, comma-separated; empty: baselines only.",
+        option=("seconds", float, 0.0, "Centre excerpt length in seconds; 0 keeps whole clips."),
+    ),
+    _Bench(
+        name="pointcloud",
+        doc="Code point clouds with inrcodec (a depth sweep) and Draco (a quantisation sweep); write RD\n"
+            "curves on D1 and D2 PSNR, BD-rates and plots." + _RESUMES,
+        inputs_help="PLY files or folders of them.",
+        codecs="draco",
+        targets="6,7,8,9,10",
+        targets_help="Octree depths of the codec under test, comma-separated; empty: baselines only.",
+        targets_option="depths",
+    ),
+    _Bench(
+        name="video",
+        doc="Code video clips with inrcodec and x264 / x265 / AV1 (CRF sweeps); write RD curves, BD-rates and a plot."
+            + _RESUMES,
+        inputs_help="Video files (Y4M/MP4/MKV/...) or folders of them.",
+        codecs="x264,x265,av1",
+        targets="0.03,0.06,0.12,0.24",
+        targets_help="Target bpp of the codec under test, comma-separated; empty: baselines only.",
+    ),
+)
 
 
-@bench_app.command("video")
-@user_errors
-def bench_video(
-    inputs: Annotated[list[Path], typer.Argument(help="Video files (Y4M/MP4/MKV/...) or folders of them.")],
-    out: BenchOut = Path("results/video"),
-    codecs: BenchCodecs = "x264,x265,av1",
-    rates: Annotated[str, typer.Option(help="Target bpp of the codec under test, comma-separated; empty: baselines only.")] = "0.03,0.06,0.12,0.24",
-    steps: StepsPerFit = None,
-    config: BenchConfig = None,
-    set_: SetOption = None,
-    label: BenchLabel = "inrcodec",
-    jobs: BenchJobs = 1,
-) -> None:
-    """Code video clips with inrcodec and x264 / x265 / AV1 (CRF sweeps); write RD curves, BD-rates and a plot.
+def _add_bench_command(bench: _Bench) -> None:
+    """Register ``inrcodec bench NAME``: the options every benchmark has, and the command's own."""
 
-    Finished fits are cached in OUT/records.jsonl: rerunning the command resumes."""
-    targets = _bench_targets(inputs, rates, jobs)
-    from pipelines.bench.run_video import run
+    def command(*, inputs: list[Path], out: Path, codecs: str, steps: Optional[int], config: Optional[Path],
+                set_: Optional[list[str]], label: str, jobs: int, **own) -> None:
+        rates = own.pop(bench.targets_option)
+        for name, value in own.items():
+            if not value >= 0:
+                _fail(f"--{name} must not be negative, got {value}", 2)
+        targets = _bench_targets(inputs, rates, jobs, f"--{bench.targets_option}")
+        from pipelines.bench.run import run
+        from pipelines.bench.specs import SPECS
 
-    _run_bench(run, inputs, out, codecs=codecs, targets=targets, steps=steps, config=config, overrides=set_,
-               label=label, jobs=jobs)
+        try:
+            run(SPECS[bench.name], inputs, out, codecs=tuple(c for c in codecs.split(",") if c), targets=targets,
+                steps=steps, config=str(config) if config else None, overrides=tuple(set_ or ()), label=label,
+                jobs=jobs, argv=sys.argv, **{name: value or None for name, value in own.items()})
+        except ValueError as exc:  # an unknown codec, rate points the codec cannot use, no input signals
+            _fail(str(exc), 2)
+        except BrokenProcessPool:
+            _fail(f"a fit worker died (out of memory?); finished fits are kept in {out}, rerun the command to resume")
+
+    def param(name: str, annotation, default=inspect.Parameter.empty) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+    own_option = []
+    if bench.option:
+        option, value_type, default, text = bench.option
+        own_option.append(param(option, Annotated[value_type, typer.Option(help=text)], default))
+    # typer reads the options from the signature, in this order.
+    command.__signature__ = inspect.Signature([
+        param("inputs", Annotated[list[Path], typer.Argument(help=bench.inputs_help)]),
+        param("out", BenchOut, Path("results") / bench.name),
+        *own_option,
+        param("codecs", BenchCodecs, bench.codecs),
+        param(bench.targets_option, Annotated[str, typer.Option(help=bench.targets_help)], bench.targets),
+        param("steps", StepsPerFit, None),
+        param("config", BenchConfig, None),
+        param("set_", SetOption, None),
+        param("label", BenchLabel, "inrcodec"),
+        param("jobs", BenchJobs, 1),
+    ])
+    command.__doc__ = bench.doc
+    command.__name__ = command.__qualname__ = f"bench_{bench.name}"
+    bench_app.command(bench.name)(user_errors(command))
 
 
-def _bench_targets(inputs: list[Path], rates: str, jobs: int, option: str = "--rates") -> tuple[float, ...]:
+for _bench in _BENCHES:
+    _add_bench_command(_bench)
+
+
+def _bench_targets(inputs: list[Path], rates: str, jobs: int, option: str) -> tuple[float, ...]:
     """Check a bench command's inputs and options; the rate targets as numbers."""
     for path in inputs:
         if not path.exists():
@@ -346,16 +360,6 @@ def _bench_targets(inputs: list[Path], rates: str, jobs: int, option: str = "--r
     if any(not t > 0 for t in targets) or jobs < 1:
         _fail(f"{option} must be positive and --jobs at least 1", 2)
     return targets
-
-
-def _run_bench(run, inputs, out, *, codecs: str, config, overrides, **options) -> None:
-    try:
-        run(inputs, out, codecs=tuple(c for c in codecs.split(",") if c), config=str(config) if config else None,
-            overrides=tuple(overrides or ()), argv=sys.argv, **options)
-    except ValueError as exc:  # an unknown codec name
-        _fail(str(exc), 2)
-    except BrokenProcessPool:
-        _fail(f"a fit worker died (out of memory?); finished fits are kept in {out}, rerun the command to resume")
 
 
 class _progress:

@@ -182,11 +182,26 @@ def test_decode_rejects_bad_options_and_outputs_without_writing(tmp_path, option
     (["image", "{tmp}", "--rates", "-1"], "--rates must be positive"),
     (["image", "{tmp}", "--codecs", "bogus"], "unknown codecs"),
     (["audio", "{tmp}/nope"], "no such file or folder"),
+    (["audio", "{tmp}", "--seconds", "-1"], "--seconds must not be negative"),
+    (["pointcloud", "{tmp}", "--depths", "0.5"], "octree depths 1..16"),
+    (["video", "{tmp}", "--set", "fit.bogus=1"], "unknown key"),
 ])
 def test_bench_rejects_bad_inputs_with_one_line(tmp_path, args, message):
     result = run_cli("bench", *[arg.replace("{tmp}", str(tmp_path)) for arg in args], "--out", tmp_path / "results")
     assert_one_line_error(result, message)
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("command, own, rates", [
+    ("image", "--crop", "--rates"), ("audio", "--seconds", "--rates"), ("pointcloud", None, "--depths"),
+    ("video", None, "--rates")])
+def test_every_bench_command_has_the_shared_options_and_its_own(command, own, rates):
+    result = run_cli("bench", command, "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--out", "--codecs", rates, "--steps", "--config", "--set", "--label", "--jobs"):
+        assert option in result.stdout
+    assert {"--crop", "--seconds"} & set(result.stdout.split()) == ({own} if own else set())
+    assert f"results/{command}" in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [

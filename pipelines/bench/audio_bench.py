@@ -12,7 +12,6 @@ Every run yields records with one schema, whatever the codec::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,12 @@ from inrcodec.modalities.audio import AUDIO, PEAK_TO_PEAK, duration
 from inrcodec.signal import Signal
 from pipelines.bench.audio_codecs import AudioCodec
 from pipelines.bench.image_codecs import Coded
-from pipelines.bench.report import record_head
+from pipelines.bench.inr_jobs import encode_decode
+from pipelines.bench.report import dist_at_rate, record_head
 
 Clip = tuple[str, Signal]  # (file name, audio signal)
+# The rate at which the quality bar compares the codec with MP3.
+BAR_KBPS = 32.0
 
 
 def load_clips(paths: Iterable[str | Path], seconds: float | None) -> list[Clip]:
@@ -57,14 +59,17 @@ def fit_job(arg) -> dict[str, Any]:
     import inrcodec
 
     codec, settings, name, signal, target = arg
-    start = time.perf_counter()
-    blob = inrcodec.encode(signal, kbps=target, config=settings["config"], steps=settings["steps"],
-                           overrides=settings["overrides"])
-    encode_s = time.perf_counter() - start
-    start = time.perf_counter()
-    decoded = inrcodec.decode(blob).data
-    decode_s = time.perf_counter() - start
-    return _record(codec, inrcodec.__version__, settings, name, target, signal, Coded(blob, decoded, encode_s, decode_s))
+    coded = encode_decode(signal, settings, kbps=target)
+    return _record(codec, inrcodec.__version__, settings, name, target, signal, coded)
+
+
+def psnr_at_bar(summary: dict[str, Any], records: Sequence[dict[str, Any]], label: str) -> str:
+    """Each codec's mean PSNR at ``BAR_KBPS``, interpolated in log-rate, stored in the summary as
+    "psnr_at_bar"; one line of Markdown saying it."""
+    at_bar = {codec: dist_at_rate(curve, BAR_KBPS, "kbps", "psnr") for codec, curve in summary["curves"].items()}
+    summary["psnr_at_bar"] = {"kbps": BAR_KBPS, **at_bar}
+    values = ", ".join(f"{codec} {'n/a' if v is None else f'{v:.2f} dB'}" for codec, v in at_bar.items())
+    return f"Mean PSNR at {BAR_KBPS:g} kbit/s (interpolated in log-rate): {values}"
 
 
 def _record(codec: str, version: str, settings: dict[str, Any], file: str, param: float, original: Signal,

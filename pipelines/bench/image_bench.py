@@ -19,6 +19,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from pipelines.bench.image_codecs import Codec, Coded
+from pipelines.bench.inr_jobs import encode_decode
 from pipelines.bench.report import record_head
 from inrcodec.metrics import ms_ssim, psnr
 
@@ -51,6 +52,17 @@ def run_baselines(images: Sequence[Image], codecs: Sequence[Codec]) -> list[dict
                     _record(codec.name, codec.version, codec.settings, name, q, rgb, coded)
                 )
     return records
+
+
+def fit_job(arg) -> dict[str, Any]:
+    """One INR fit: (codec label, settings, file name, HxWx3 uint8 image, target bpp) -> record."""
+    import inrcodec
+
+    codec, settings, name, rgb, target = arg
+    h, w, c = rgb.shape
+    signal = inrcodec.Signal("image", rgb, {"height": h, "width": w, "channels": c, "bits": 8})
+    coded = encode_decode(signal, settings, bpp=target)
+    return _record(codec, inrcodec.__version__, settings, name, target, rgb, coded)
 
 
 def run_inr(

@@ -42,9 +42,13 @@ def load_clouds(paths: Iterable[str | Path]) -> list[Cloud]:
 
 
 class Draco:
-    """Google Draco through DracoPy: positions (and colours) quantised to ``bits`` per axis."""
+    """Google Draco through DracoPy: positions (and colours) quantised to ``bits`` per axis;
+    ``qualities``: the bits of the sweep."""
 
     name = "draco"
+
+    def __init__(self, qualities: Sequence[int] = DRACO_BITS) -> None:
+        self.qualities = tuple(qualities)
 
     @property
     def version(self) -> str:
@@ -72,15 +76,26 @@ class Draco:
         return blob, decoded, encode_s, decode_s
 
 
-def run_baselines(clouds: Sequence[Cloud], bits: Sequence[int] = DRACO_BITS) -> list[dict[str, Any]]:
-    """Code every cloud with Draco at each quantisation setting."""
-    codec, records = Draco(), []
-    for name, signal in clouds:
-        for q in bits:
-            blob, decoded, encode_s, decode_s = codec.encode_decode(signal, q)
-            records.append(record(codec.name, codec.version, codec.settings, name, q, signal, len(blob), decoded,
-                                  encode_s, decode_s))
+POINTCLOUD_CODECS: dict[str, type[Draco]] = {Draco.name: Draco}
+
+
+def run_baselines(clouds: Sequence[Cloud], codecs: Sequence[Draco]) -> list[dict[str, Any]]:
+    """Code every cloud with every codec at each of its quantisation settings."""
+    records = []
+    for codec in codecs:
+        for name, signal in clouds:
+            for q in codec.qualities:
+                blob, decoded, encode_s, decode_s = codec.encode_decode(signal, q)
+                records.append(record(codec.name, codec.version, codec.settings, name, q, signal, len(blob), decoded,
+                                      encode_s, decode_s))
     return records
+
+
+def octree_depths(targets: Sequence[float]) -> list[int]:
+    """The rate points of the codec under test, which are octree depths."""
+    if any(t != int(t) or not 1 <= t <= 16 for t in targets):
+        raise ValueError(f"point-cloud rate points are octree depths 1..16, got {list(targets)}")
+    return [int(t) for t in targets]
 
 
 def fit_job(arg) -> dict[str, Any]:

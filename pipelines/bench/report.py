@@ -30,15 +30,17 @@ def record_head(codec: str, version: str, settings: dict[str, Any], file: str, p
             "bytes": nbytes}
 
 
-def files_with_suffixes(inputs: Sequence[Path], suffixes: Sequence[str], what: str, log=print) -> list[Path]:
+def files_with_suffixes(inputs: Sequence[Path], suffixes: Sequence[str], what: str | None, log=print) -> list[Path]:
     """Files among the inputs with one of ``suffixes``, folders as such files (sorted); other
-    files (a shell glob also matches README or MANIFEST files) are skipped with a note."""
+    files (a shell glob also matches README or MANIFEST files) are skipped with a note saying
+    they are not ``what``, or with ``what=None`` kept for the loader to judge."""
     paths: list[Path] = []
     for item in map(Path, inputs):
-        for path in sorted(item.iterdir()) if item.is_dir() else [item]:
-            if path.suffix.lower() in suffixes:
+        named = not item.is_dir()
+        for path in [item] if named else sorted(item.iterdir()):
+            if path.suffix.lower() in suffixes or (named and what is None):
                 paths.append(path)
-            elif not item.is_dir():
+            elif named:
                 log(f"skipping {path}: not {what} ({', '.join(suffixes)})")
     return paths
 
@@ -167,6 +169,15 @@ def plot_rd(
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.savefig(path, format="png", dpi=120)
+
+
+def dist_at_rate(curve: dict[str, Any], rate: float, rate_key: str = "bpp", dist_key: str = "psnr") -> float | None:
+    """A mean curve's distortion at ``rate``, linear in log-rate between its points; None
+    outside the curve (no extrapolation)."""
+    rates, dists = np.asarray(curve[rate_key], float), np.asarray(curve[dist_key], float)
+    if not rates.size or not rates[0] <= rate <= rates[-1] or not np.all(np.isfinite(dists)):
+        return None
+    return float(np.interp(math.log(rate), np.log(rates), dists))
 
 
 def summary_table(summary: dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ PSNRs against the frames ``imageio_ffmpeg.read_frames`` gives for the source.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from inrcodec.modalities.video import VIDEO
 from inrcodec.signal import Signal
 from pipelines.bench.image_codecs import Coded
+from pipelines.bench.inr_jobs import encode_decode
 from pipelines.bench.report import record_head
 from pipelines.bench.video_codecs import VideoCodec
 
@@ -49,19 +49,23 @@ def run_baselines(clips: Sequence[Clip], codecs: Sequence[VideoCodec]) -> list[d
 
 
 def fit_job(arg) -> dict[str, Any]:
-    """One INR fit: (codec label, settings, file name, signal, target bpp) -> record."""
+    """One INR fit: (codec label, settings, file name, signal, target bpp) -> record; decode_s is
+    the steady decode time of one clip (the decoder compiled before it is timed)."""
     import inrcodec
 
     codec, settings, name, signal, target = arg
-    start = time.perf_counter()
-    blob = inrcodec.encode(signal, bpp=target, config=settings["config"], steps=settings["steps"],
-                           overrides=settings["overrides"])
-    encode_s = time.perf_counter() - start
-    inrcodec.decode(blob)  # compile once: decode_s is the steady decode time of one clip
-    start = time.perf_counter()
-    decoded = inrcodec.decode(blob).data
-    decode_s = time.perf_counter() - start
-    return _record(codec, inrcodec.__version__, settings, name, target, signal, Coded(blob, decoded, encode_s, decode_s))
+    coded = encode_decode(signal, settings, warm_decode=True, bpp=target)
+    return _record(codec, inrcodec.__version__, settings, name, target, signal, coded)
+
+
+def speed_line(summary: dict[str, Any], records: Sequence[dict[str, Any]], label: str) -> str:
+    """Mean encode seconds per clip and decode frames per second of the codec under test."""
+    own = [r for r in records if r["codec"] == label]
+    if not own:
+        return ""
+    encode = sum(r["encode_s"] for r in own) / len(own)
+    fps = sum(r["decode_fps"] for r in own) / len(own)
+    return f"{label}: mean encode {encode:.0f} s per clip and rate, decode {fps:.1f} frames/s (library, compiled)"
 
 
 def _record(codec: str, version: str, settings: dict[str, Any], file: str, param: float, original: Signal,

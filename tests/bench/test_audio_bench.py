@@ -5,7 +5,9 @@ import pytest
 
 from inrcodec.metrics import snr
 from pipelines.bench.audio_codecs import Mp3Codec, OpusCodec, lame_sample_rate
-from pipelines.bench.run_audio import dist_at_rate, run
+from pipelines.bench.report import dist_at_rate
+from pipelines.bench.run import run
+from pipelines.bench.specs import AUDIO
 from tests.audio_clips import FAST_AUDIO, tone_clip, write_clip
 
 
@@ -43,8 +45,8 @@ def test_mp3_output_level_matches_the_input():
 
 def test_psnr_at_a_rate_interpolates_in_log_rate_and_never_extrapolates():
     curve = {"kbps": [8.0, 32.0], "psnr": [30.0, 40.0]}
-    assert dist_at_rate(curve, 16.0) == pytest.approx(35.0)
-    assert dist_at_rate(curve, 64.0) is None
+    assert dist_at_rate(curve, 16.0, "kbps") == pytest.approx(35.0)
+    assert dist_at_rate(curve, 64.0, "kbps") is None
 
 
 def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
@@ -55,7 +57,7 @@ def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     out = tmp_path / "out"
     messages = []
     options = dict(codecs=("mp3", "opus"), targets=(16.0, 32.0, 48.0, 64.0), overrides=FAST_AUDIO, log=messages.append)
-    summary = run(sorted(clips.iterdir()), out, **options)
+    summary = run(AUDIO, sorted(clips.iterdir()), out, **options)
     assert any("skipping" in m and "MANIFEST.md" in m for m in messages)
     document = json.loads((out / "results.json").read_text())
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
@@ -66,5 +68,5 @@ def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     assert "Mean PSNR at 32 kbit/s" in (out / "summary.md").read_text()
 
     messages.clear()
-    run([clips], out, **options)
+    run(AUDIO, [clips], out, **options)
     assert "4 cached, 0 to fit" in messages[0]

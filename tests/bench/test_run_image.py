@@ -3,7 +3,8 @@ import json
 import imageio.v3 as iio
 import pytest
 
-from pipelines.bench.run_image import run
+from pipelines.bench.run import run
+from pipelines.bench.specs import IMAGE
 from tests.bench.synthetic import smooth_noisy_rgb
 from tests.conftest import FAST
 
@@ -14,7 +15,7 @@ def test_benchmark_writes_results_plot_table_and_resumes_from_its_cache(tmp_path
     out = tmp_path / "out"
     messages = []
     options = dict(crop=32, codecs=("jpeg", "jpeg2000"), targets=(1.0, 2.0, 3.0, 4.0), overrides=FAST, log=messages.append)
-    summary = run([tmp_path], out, **options)
+    summary = run(IMAGE, [tmp_path], out, **options)
     document = json.loads((out / "results.json").read_text())
     assert {r["codec"] for r in document["records"]} == {"inrcodec", "jpeg", "jpeg2000"}
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
@@ -24,10 +25,10 @@ def test_benchmark_writes_results_plot_table_and_resumes_from_its_cache(tmp_path
     assert "| inrcodec |" in (out / "summary.md").read_text()
 
     messages.clear()
-    run([image], out, **options)
+    run(IMAGE, [image], out, **options)
     assert "4 cached, 0 to fit" in messages[0]
 
 
 def test_unknown_codec_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="unknown codecs"):
-        run([tmp_path], tmp_path / "out", codecs=("jpeg", "bpg"))
+        run(IMAGE, [tmp_path], tmp_path / "out", codecs=("jpeg", "bpg"))

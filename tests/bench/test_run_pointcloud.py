@@ -1,10 +1,13 @@
+import dataclasses
+import functools
 import json
 
 import numpy as np
 import pytest
 
 from pipelines.bench.pointcloud_bench import Draco
-from pipelines.bench.run_pointcloud import run
+from pipelines.bench.run import run
+from pipelines.bench.specs import POINTCLOUD
 from tests.point_clouds import FAST_POINTS, sphere_cloud, write_ply
 
 
@@ -26,8 +29,9 @@ def test_benchmark_writes_results_plots_tables_and_resumes(tmp_path):
     (tmp_path / "MANIFEST.md").write_text("not a cloud")
     out = tmp_path / "out"
     messages = []
-    options = dict(targets=(3, 4, 5, 6), draco_bits=(5, 6, 7, 8, 9), overrides=FAST_POINTS, log=messages.append)
-    summary = run([tmp_path], out, **options)
+    spec = dataclasses.replace(POINTCLOUD, codecs={"draco": functools.partial(Draco, qualities=(5, 6, 7, 8, 9))})
+    options = dict(targets=(3, 4, 5, 6), overrides=FAST_POINTS, log=messages.append)
+    summary = run(spec, [tmp_path], out, **options)
     document = json.loads((out / "results.json").read_text())
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
     assert [r["param"] for r in inr] == [3, 4, 5, 6] and all(r["bytes"] > 0 for r in inr)
@@ -37,10 +41,10 @@ def test_benchmark_writes_results_plots_tables_and_resumes(tmp_path):
     assert "| draco |" in (out / "summary.md").read_text()
 
     messages.clear()
-    run([tmp_path / "sphere.ply"], out, **options)
+    run(spec, [tmp_path / "sphere.ply"], out, **options)
     assert "4 cached, 0 to fit" in messages[0]
 
 
 def test_rate_points_must_be_depths(tmp_path):
     with pytest.raises(ValueError, match="depths"):
-        run([tmp_path], tmp_path / "out", targets=(0.5, 1.0))
+        run(POINTCLOUD, [tmp_path], tmp_path / "out", targets=(0.5, 1.0))

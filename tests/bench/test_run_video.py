@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from pipelines.bench.run_video import run
+from pipelines.bench.run import run
+from pipelines.bench.specs import VIDEO
 from pipelines.bench.video_codecs import X264, X265, SvtAv1, drop_nal_units
 from tests.video_clips import FAST_VIDEO, moving_clip, write_clip
 
@@ -31,7 +32,7 @@ def test_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     out = tmp_path / "out"
     messages = []
     options = dict(targets=(2.0, 4.0), codecs=("x264",), overrides=FAST_VIDEO, log=messages.append)
-    run([tmp_path], out, **options)
+    run(VIDEO, [tmp_path], out, **options)
     document = json.loads((out / "results.json").read_text())
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
     assert [r["param"] for r in inr] == [2.0, 4.0] and all(0 < r["bpp"] <= r["param"] for r in inr)
@@ -40,5 +41,5 @@ def test_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     assert (out / "rd.png").read_bytes()[:4] == b"\x89PNG" and "| x264 |" in (out / "summary.md").read_text()
 
     messages.clear()
-    run([tmp_path / "clip.mkv"], out, **options)
+    run(VIDEO, [tmp_path / "clip.mkv"], out, **options)
     assert "2 cached, 0 to fit" in messages[0]
