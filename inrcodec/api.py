@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from inrcodec import config as config_mod
 from inrcodec import container
 from inrcodec.codecs import BY_ARCH, Encoded, Progress, codec_for
+from inrcodec.codecs.stored import smaller_of
 from inrcodec.errors import ConfigError, FormatError, OutputError
 from inrcodec.files import atomic_path, check_output, check_readable_file
 from inrcodec.inr import read_arch
@@ -53,9 +55,9 @@ def load(path: str | os.PathLike) -> Signal:
     return modality_for_path(path).read(path)
 
 
-def save(signal: Signal, path: str | os.PathLike, *, force: bool = True) -> None:
+def save(signal: Signal, path: str | os.PathLike, *, force: bool = False) -> None:
     """Write a signal atomically in the format named by the path's extension (video: a path
-    without one is a new folder of PNG frames)."""
+    without one is a new folder of PNG frames). An existing file is replaced only with ``force``."""
     path = check_output(Path(path), force=force)
     modality = REGISTRY[signal.modality]
     if path.suffix == "" and modality.writes_folders:
@@ -106,7 +108,7 @@ def encode_report(
 ) -> EncodeReport:
     """Encode and measure: rate from the real byte count, distortion from decoding the bytes."""
     signal = source if isinstance(source, Signal) else load(source)
-    target = bpp if bpp is not None else kbps
+    target = _rate_target(REGISTRY[signal.modality], bpp=bpp, kbps=kbps)
     codec_config = make_config(signal.modality, config=config, target=target, steps=steps, seed=seed,
                                overrides=overrides)
     return measure(signal, encode_signal(signal, codec_config, progress))
@@ -120,7 +122,7 @@ def encode_signal(signal: Signal, config: config_mod.CodecConfig, progress: Prog
     count = segment_count(modality, signal, config.fit.max_samples)
     if count > 1:
         return encode_segments(modality, signal, config, count, codec.encode, progress)
-    return codec.encode(signal, config, progress)
+    return smaller_of(codec.encode(signal, config, progress), signal)
 
 
 def can_pack(signal: Signal, config: config_mod.CodecConfig) -> bool:
@@ -145,12 +147,31 @@ def measure(signal: Signal, encoded: Encoded) -> EncodeReport:
     )
 
 
+def _rate_target(modality: Modality, **targets: float | None) -> float | None:
+    """The rate target given, which must be in the modality's own unit (bpp or kbps)."""
+    given = {unit: value for unit, value in targets.items() if value is not None}
+    wrong = sorted(set(given) - {modality.rate_unit})
+    if wrong:
+        raise ConfigError(f"a {modality.name} rate target is given as {modality.rate_unit}=, not {wrong[0]}=")
+    return given.get(modality.rate_unit)
+
+
+ENCODE_OPTIONS = ("bpp", "kbps", "config", "steps", "seed", "overrides", "progress")
+
+
 def encode(source: Source, **options) -> bytes:
     """Encode a file or Signal into .inrc bytes (``len(bytes) * 8`` is the rate).
 
-    Options: ``bpp`` / ``kbps`` rate target, ``config`` YAML preset, ``steps``, ``seed``,
-    ``overrides`` (``section.key=value`` strings), ``progress`` callback.
+    Options: ``bpp`` (images, video, point clouds: bits per pixel or per point) or ``kbps``
+    (audio) rate target, ``config`` YAML preset, ``steps``, ``seed``, ``overrides``
+    (``section.key=value`` strings), ``progress`` callback.
     """
+    unknown = sorted(set(options) - set(ENCODE_OPTIONS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], ENCODE_OPTIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"inrcodec.encode() got an unknown option {unknown[0]!r}{hint}; "
+                        f"options: {', '.join(ENCODE_OPTIONS)}")
     return encode_report(source, **options).blob
 
 
@@ -198,6 +219,15 @@ def _architecture(parsed: container.Container, modality: Modality, meta: dict[st
     codec = codec_for(arch.name, modality, FormatError)
     codec.check_arch(arch, modality, meta)
     return arch, codec
+
+
+def decoded_path(source: str | os.PathLike) -> Path:
+    """Where a decoded file goes when no name is given: beside the .inrc, named after it plus
+    ``.decoded`` (``photo.inrc`` -> ``photo.decoded.png``), so never the original's own name."""
+    source = Path(source)
+    with _naming(source):
+        modality, _ = read_signal_chunk(container.unpack(_read_blob(source)).signal)
+    return source.with_name(f"{source.stem}.decoded{modality.default_suffix}")
 
 
 def decode_integers(source: bytes | str | os.PathLike) -> list[np.ndarray]:

@@ -19,12 +19,11 @@ from inrcodec.errors import InrcodecError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Compress images, audio (and more) by overfitting a small neural network to each signal.",
+    help="Compress images, audio, video and point clouds by overfitting a small neural network to each signal.",
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_DECODE_SUFFIX = {"image": ".png", "audio": ".wav", "video": ".mkv"}
-
+UNSPENT = 0.9  # a file under this share of its rate target gets a note saying so
 
 # Options that several commands share.
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")]
@@ -36,6 +35,22 @@ StepsPerFit = Annotated[Optional[int], typer.Option(help="Optimisation steps per
 BenchConfig = Annotated[Optional[Path], typer.Option(help="YAML preset of the codec under test.")]
 BenchLabel = Annotated[str, typer.Option(help="Name of the codec under test in the results.")]
 BenchJobs = Annotated[int, typer.Option(help="Parallel fit processes (one CPU thread each).")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from inrcodec import __version__
+
+        typer.echo(f"inrcodec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Compress images, audio, video and point clouds by overfitting a small neural network to each signal."""
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -74,9 +89,9 @@ def _check_fit_options(bpp: Optional[float], kbps: Optional[float], steps: Optio
 @app.command()
 @user_errors
 def fit(
-    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...; audio: WAV/FLAC/OGG; point cloud: PLY).")],
+    input: Annotated[Path, typer.Argument(help="Signal file (image: PNG/JPEG/TIFF/...; audio: WAV/FLAC/OGG; video: MP4/MKV/Y4M/...; point cloud: PLY).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output .inrc (default: beside the input).")] = None,
-    bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel: the whole file stays within it.")] = None,
+    bpp: Annotated[Optional[float], typer.Option(help="Rate target in bits per pixel (point clouds: bits per input point): the whole file stays within it.")] = None,
     kbps: Annotated[Optional[float], typer.Option(help="Audio rate target in kbit/s (8 x file bytes / duration).")] = None,
     depth: Annotated[Optional[int], typer.Option(help="Point clouds: voxel grid of 2^DEPTH cells per axis (with --bpp, the deepest tried).")] = None,
     lmbda: Annotated[Optional[float], typer.Option(help="Without a rate target: the rate weight (MSE per bit per sample) of grid and latent-grid fits; higher is smaller.")] = None,
@@ -106,6 +121,8 @@ def fit(
     signal = api.load(input)
     for name in signal.meta.get("ignored_properties", ()):
         typer.echo(f"note: {input}: vertex property {name!r} is not coded", err=True)
+    for name in signal.meta.get("ignored_elements", ()):
+        typer.echo(f"note: {input}: the {name} elements (e.g. mesh faces) are not coded, only the vertices", err=True)
     set_ = list(set_ or ()) + ([f"arch.depth={depth}"] if depth is not None else []) + \
         ([f"fit.lmbda={lmbda}"] if lmbda is not None else [])
     config_opts = dict(target=target, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
@@ -118,10 +135,16 @@ def fit(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        rates = ", ".join(f"{v:.4f} {k}" for k, v in report.rate.items())
+        units = {"bpp": "bits/point"} if signal.modality == "pointcloud" else {}
+        rates = ", ".join(f"{v:.4f} {units.get(k, k)}" for k, v in report.rate.items())
         quality = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.metrics.items())
         typer.echo(f"{output}: {_extent(signal)}{len(report.blob)} bytes, {rates}, {quality}, "
                    f"fit {report.fit_seconds:.1f} s")
+        used = report.rate.get(modality.rate_unit)
+        if target and used < UNSPENT * target:
+            typer.echo(f"note: {used:.3g} of the {target:g} {units.get(modality.rate_unit, modality.rate_unit)} "
+                       "allowed is used: the fit found nothing worth the rest at these settings "
+                       "(more --steps or a larger preset may spend it)")
 
 
 def _rate_target(unit: str, **targets: Optional[float]) -> Optional[float]:
@@ -131,6 +154,18 @@ def _rate_target(unit: str, **targets: Optional[float]) -> Optional[float]:
     if wrong:
         _fail(f"--{wrong[0]} does not apply to this input; its rate target is --{unit}", 2)
     return given.get(unit)
+
+
+def _describe(signal) -> str:
+    """A decoded signal in a user's terms: width x height, duration, points."""
+    meta = signal.meta
+    if signal.modality == "image":
+        return f"image {meta['width']}x{meta['height']}, {meta['channels']} channel(s), {meta['bits']}-bit"
+    if signal.modality == "video":
+        return f"video {meta['width']}x{meta['height']}, {meta['frames']} frames at {meta['fps_num'] / meta['fps_den']:.3g} fps"
+    if signal.modality == "audio":
+        return f"audio {meta['frames'] / meta['sample_rate']:.2f} s, {meta['channels']} channel(s), {meta['sample_rate']} Hz"
+    return f"point cloud, {len(signal.data)} points"
 
 
 def _extent(signal) -> str:
@@ -148,7 +183,7 @@ def _extent(signal) -> str:
 @user_errors
 def decode(
     input: Annotated[Path, typer.Argument(help="A .inrc file.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output signal file (default: beside the input).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output signal file (default: NAME.decoded.EXT beside the input).")] = None,
     scale: Annotated[float, typer.Option(help="Render at this multiple of the original resolution.")] = 1.0,
     fps_scale: Annotated[float, typer.Option(help="Video: render this multiple of the frame rate (2 adds a frame between each two).")] = 1.0,
     force: ForceOption = False,
@@ -158,13 +193,11 @@ def decode(
     _positive("fps-scale", fps_scale)
     from inrcodec import api, files
 
-    if output is not None:  # refuse before the work, not after it
-        files.check_output(output, force=force, inputs=(input,))
+    output = output or api.decoded_path(input)
+    files.check_output(output, force=force, inputs=(input,), coded_from=input)  # before the work, not after it
     signal = api.decode(input, scale=scale, fps_scale=fps_scale)
-    output = output or input.with_suffix(DEFAULT_DECODE_SUFFIX.get(signal.modality, ".out"))
-    files.check_output(output, force=force, inputs=(input,))
     api.save(signal, output, force=force)
-    typer.echo(f"{output}: {signal.modality} {'x'.join(map(str, signal.shape))}")
+    typer.echo(f"{output}: {_describe(signal)}")
 
 
 @app.command()
@@ -204,7 +237,7 @@ def batch(
     Rerunning the command skips finished outputs and redoes the rest."""
     _check_fit_options(bpp, kbps, steps)
     from inrcodec import api
-    from pipelines.batch.inputs import collect
+    from pipelines.batch.inputs import collect, unsupported_files
     from pipelines.batch.job import FAILED
     from pipelines.batch.run import check_options, summary_lines, timed_run
 
@@ -216,7 +249,7 @@ def batch(
         api.make_config(modality, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
     records, seconds = timed_run(items, out, options=options, address=address, num_cpus=num_cpus,
                                  cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, retries=retries, pack=pack,
-                                 show_progress=not quiet and sys.stderr.isatty())
+                                 show_progress=not quiet and sys.stderr.isatty(), unsupported=unsupported_files(input))
     for line in summary_lines(records, seconds):
         typer.echo(line)
     if any(r["status"] == FAILED for r in records):
@@ -376,15 +409,15 @@ class _progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.bar = Progress(TextColumn("{task.description:>9}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                             transient=True)
         self.bar.__enter__()
         return self.update
 
     def update(self, phase: str, done: int, total: int, loss: float) -> None:
         if phase not in self.tasks:
-            self.tasks[phase] = self.bar.add_task(phase, total=total, loss=float("nan"))
-        self.bar.update(self.tasks[phase], completed=done, total=total, loss=loss)
+            self.tasks[phase] = self.bar.add_task(phase, total=total, loss="")
+        self.bar.update(self.tasks[phase], completed=done, total=total, loss=f"loss {loss:.2e}")
 
     def __exit__(self, *exc):
         if self.bar is not None:
@@ -396,7 +429,16 @@ def main() -> None:
     from inrcodec.compile_cache import configure_environment
 
     configure_environment()
-    app()
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(sys.argv[1:], prog_name="inrcodec", standalone_mode=False)
+    except Exception as exc:
+        if not hasattr(exc, "format_message"):  # not the parser's: a bug, with its traceback
+            raise
+        # The parser's usage errors (a bad option value, a missing argument): one line, like every other error.
+        typer.echo(f"inrcodec: error: {exc.format_message()}", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -87,8 +87,10 @@ def unpack(blob: bytes) -> Container:
     blob = bytes(blob)
     if len(blob) > MAX_FILE_BYTES:
         raise FormatError(f"file of {len(blob)} bytes exceeds the {MAX_FILE_BYTES}-byte limit")
-    if len(blob) < len(MAGIC) + 2 + 4 or blob[: len(MAGIC)] != MAGIC:
+    if blob[: len(MAGIC)] != MAGIC[: len(blob)] or not blob:
         raise FormatError("not an .inrc file (bad magic bytes)")
+    if len(blob) < len(MAGIC) + 2 + 4:
+        raise FormatError(f"truncated .inrc file: {len(blob)} bytes, shorter than any header")
     major, minor = blob[4], blob[5]
     if major != FORMAT_MAJOR:
         raise FormatError(

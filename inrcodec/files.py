@@ -23,8 +23,12 @@ def check_readable_file(path: Path) -> Path:
     return path
 
 
-def check_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
-    """Raise OutputError if ``path`` may not be written (exists, is an input, bad folder)."""
+def check_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = (), coded_from: Path | None = None) -> Path:
+    """Raise OutputError if ``path`` may not be written (exists, is an input, bad folder).
+
+    ``coded_from``: the .inrc being decoded. An existing file of the same name beside it is
+    most likely the original it was coded from: it is never replaced without ``force``, and
+    the advice is another name, not ``--force``."""
     path = Path(path)
     for source in inputs:
         if source.exists() and path.exists() and path.resolve() == Path(source).resolve():
@@ -32,6 +36,9 @@ def check_output(path: Path, *, force: bool, inputs: tuple[Path, ...] = ()) -> P
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give an output file name")
     if path.exists() and not force:
+        if coded_from is not None and _same_stem_beside(path, Path(coded_from)):
+            raise OutputError(f"{path}: already exists and may be the original {coded_from} was coded from; "
+                              "choose another -o path")
         raise OutputError(f"{path}: already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -61,3 +68,7 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _same_stem_beside(path: Path, coded: Path) -> bool:
+    return path.resolve().parent == coded.resolve().parent and path.stem == coded.stem

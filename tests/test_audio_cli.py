@@ -19,7 +19,7 @@ def test_fit_with_kbps_then_decode_keeps_rate_channels_and_length(tmp_path):
     assert (tmp_path / "m.inrc").stat().st_size * 8 <= 32_000 * 0.25
     decoded = run_cli("decode", tmp_path / "m.inrc")
     assert decoded.returncode == 0, decoded.stderr
-    info = sf.info(tmp_path / "m.wav")
+    info = sf.info(tmp_path / "m.decoded.wav")
     assert (info.samplerate, info.channels, info.frames) == (11025, 2, 2756)
 
 

@@ -35,13 +35,11 @@ def test_fit_then_decode_to_a_file_a_folder_and_twice_the_frame_rate(tmp_path):
     assert slow.returncode == 0, slow.stderr
     doubled = inrcodec.load(tmp_path / "slow.mkv")
     assert doubled.data.shape[0] == 12 and (doubled.meta["fps_num"], doubled.meta["fps_den"]) == (60000, 1001)
-    # The default output, a lossless .mkv beside the .inrc, is here the source: never overwritten.
+    # The default output is a lossless .mkv named after the .inrc, never the source's own name.
     before = source.read_bytes()
-    assert_one_line_error(run_cli("decode", coded), "clip.mkv", "already exists")
+    assert run_cli("decode", coded).returncode == 0
     assert source.read_bytes() == before
-    (tmp_path / "moved.inrc").write_bytes(coded.read_bytes())
-    assert run_cli("decode", tmp_path / "moved.inrc").returncode == 0
-    assert np.array_equal(inrcodec.load(tmp_path / "moved.mkv").data, inrcodec.decode(coded).data)
+    assert np.array_equal(inrcodec.load(tmp_path / "clip.decoded.mkv").data, inrcodec.decode(coded).data)
 
 
 def test_bad_video_inputs_fail_with_one_line_and_no_output(tmp_path):

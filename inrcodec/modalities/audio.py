@@ -36,6 +36,7 @@ class Audio(Modality):
     wire_code = 2
     coord_dim = 1
     extensions = (".wav", ".flac", ".ogg")
+    default_suffix = ".wav"
     segment_fields = ("sample_rate", "channels", "subtype")  # what every segment shares with the whole
     rate_unit = "kbps"
 

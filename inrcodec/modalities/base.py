@@ -21,6 +21,11 @@ class Modality:
     extensions: ClassVar[tuple[str, ...]]
     rate_unit: ClassVar[str]
     writes_folders: ClassVar[bool] = False  # a path without extension is written as a folder
+    default_suffix: ClassVar[str]  # what a decoded file is written as when no name is given
+
+    def conversion_hint(self, path: Path) -> str | None:
+        """How to convert a file of a format this modality knows but does not read, or None."""
+        return None
 
     def read(self, path: Path) -> Signal:
         raise NotImplementedError

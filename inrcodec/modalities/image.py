@@ -24,6 +24,7 @@ class Image(Modality):
     wire_code = 1
     coord_dim = 2
     extensions = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".gif")
+    default_suffix = ".png"
     rate_unit = "bpp"
 
     def read(self, path: Path) -> Signal:
@@ -33,7 +34,8 @@ class Image(Modality):
         try:
             data = np.asarray(iio.imread(path))
         except Exception as exc:  # imageio raises many types for unreadable files
-            raise InputError(f"{path}: not a readable image ({_first_line(exc)}); check the file is a valid image") from None
+            reason = "no image format recognised in its bytes" if "backend" in str(exc) else _first_line(exc)
+            raise InputError(f"{path}: not a readable image ({reason}); check the file is a valid image") from None
         return Signal("image", *_normalise_array(data, path))
 
     def write(self, signal: Signal, path: Path) -> None:

@@ -27,6 +27,8 @@ _PLY_TYPE_BYTES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "us
                    "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8,
                    "float64": 8}
 MAX_HEADER_BYTES = 1 << 16
+# Point-cloud and mesh formats Open3D reads: named in the error with how to convert them.
+OTHER_CLOUD_FORMATS = (".pcd", ".xyz", ".xyzn", ".xyzrgb", ".pts", ".obj", ".stl", ".off")
 NORMAL_NEIGHBOURS = 12  # k of the k-NN plane fit for normals the file does not have
 
 
@@ -48,7 +50,14 @@ class PointCloud(Modality):
     wire_code = 3
     coord_dim = 3
     extensions = (".ply",)
+    default_suffix = ".ply"
     rate_unit = "bpp"  # bits per input point
+
+    def conversion_hint(self, path: Path) -> str | None:
+        if path.suffix.lower() not in OTHER_CLOUD_FORMATS:
+            return None
+        return (f"point clouds are read from PLY — convert it first, e.g. with Open3D: "
+                f"o3d.io.write_point_cloud('{path.with_suffix('.ply')}', o3d.io.read_point_cloud('{path}'))")
 
     def read(self, path: Path) -> Signal:
         path = check_readable_file(path)
@@ -71,7 +80,7 @@ class PointCloud(Modality):
         origin = points.min(axis=0)
         meta = {"points": len(points), "origin": [float(v) for v in origin],
                 "side": float((points.max(axis=0) - origin).max()), "colour": "colors" in attributes,
-                "ignored_properties": header["ignored"]}
+                "ignored_properties": header["ignored"], "ignored_elements": header["elements"]}
         return Signal("pointcloud", points, meta, attributes)
 
     def write(self, signal: Signal, path: Path) -> None:
@@ -134,7 +143,7 @@ def read_ply_header(path: Path) -> dict[str, Any]:
     if end < 0:
         raise InputError(f"{path}: PLY header has no end_header line within {MAX_HEADER_BYTES} bytes")
     lines = head[:end].decode("ascii", errors="replace").splitlines()
-    element, vertices, properties, fixed_size, instances = None, None, [], 0, 0
+    element, vertices, properties, fixed_size, instances, elements = None, None, [], 0, 0, []
     for line in lines:
         words = line.split()
         if len(words) >= 3 and words[0] == "element":
@@ -146,6 +155,8 @@ def read_ply_header(path: Path) -> dict[str, Any]:
             instances += count
             if element == "vertex":
                 vertices = count
+            elif count:
+                elements.append(element)
         elif len(words) >= 3 and words[0] == "property" and element == "vertex":
             properties.append(words[-1])
             fixed_size = fixed_size + _PLY_TYPE_BYTES.get(words[1], 0) if words[1] != "list" else None
@@ -161,7 +172,8 @@ def read_ply_header(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: PLY file is truncated ({vertices} vertices declared)")
     if not binary and _data_lines(path, end) < instances:
         raise InputError(f"{path}: PLY file is truncated (the header declares {instances} lines of data)")
-    return {"vertices": vertices, "ignored": [p for p in properties if p not in KNOWN_PROPERTIES]}
+    return {"vertices": vertices, "ignored": [p for p in properties if p not in KNOWN_PROPERTIES],
+            "elements": elements}
 
 
 def _data_lines(path: Path, header_end: int) -> int:

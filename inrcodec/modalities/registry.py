@@ -42,5 +42,8 @@ def modality_for_path(path: Path) -> Modality:
     for modality in REGISTRY.values():
         if suffix in modality.extensions:
             return modality
+    for modality in REGISTRY.values():
+        if hint := modality.conversion_hint(Path(path)):
+            raise InputError(f"{path}: {suffix} files are not read; {hint}")
     known = sorted(ext for m in REGISTRY.values() for ext in m.extensions)
     raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; supported: {' '.join(known)}")

@@ -3,9 +3,11 @@ frames. The network maps (x, y, t) in [-1, 1]^3 to a colour; frame rate and coun
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ class Video(Modality):
     wire_code = 4
     coord_dim = 3
     extensions = tuple(_WRITERS)
+    default_suffix = ".mkv"
     segment_fields = ("height", "width", "fps_num", "fps_den")  # what every segment shares with the whole
     rate_unit = "bpp"
     writes_folders = True
@@ -54,8 +57,9 @@ class Video(Modality):
         if path.suffix.lower() == ".y4m":
             _check_y4m_header(path)  # ffmpeg would try to allocate a frame of any declared size
         try:
-            frames_iter = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-            header = next(frames_iter)
+            with _spawning_ffmpeg():
+                frames_iter = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+                header = next(frames_iter)
         except Exception as exc:  # ffmpeg's failure to open a file surfaces as IOError/RuntimeError
             raise InputError(f"{path}: not a readable video ({_last_line(exc)}); check the file is a valid video") from None
         try:
@@ -91,7 +95,8 @@ class Video(Modality):
                 macro_block_size=1, output_params=["-r", f"{fps.numerator}/{fps.denominator}", *params],
                 ffmpeg_log_level="error",
             )
-            writer.send(None)
+            with _spawning_ffmpeg():
+                writer.send(None)  # starts ffmpeg
             for frame in signal.data:
                 writer.send(np.ascontiguousarray(frame))
             writer.close()
@@ -155,6 +160,17 @@ class Video(Modality):
 
     def search_output(self, values, peak: float):
         return ((values + 0.5) * peak).round().clip(0.0, peak)
+
+
+@contextlib.contextmanager
+def _spawning_ffmpeg():
+    """Start ffmpeg without JAX's warning about os.fork() in a multithreaded process. The
+    warning is about a child that goes on running Python after the fork, where a lock held by
+    another thread can deadlock it; subprocess's child only calls exec (in C, async-signal-safe
+    code), so the warning does not apply to it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        yield
 
 
 def _read_bounded(frames_iter, width: int, height: int, path: Path) -> list[np.ndarray]:

@@ -49,6 +49,16 @@ def collect(source: Path, out: Path) -> list[BatchItem]:
     return [BatchItem(path, out / rel, options) for path, rel, options in _unique_outputs(entries)]
 
 
+def unsupported_files(source: Path) -> list[Path]:
+    """The files of a folder that are not signals (hidden files aside): the batch lists them as
+    skipped, so that nothing in the folder goes unmentioned."""
+    source = Path(source)
+    if not source.is_dir():
+        return []
+    return sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() not in _signal_suffixes()
+                  and not any(part.startswith(".") for part in p.relative_to(source).parts))
+
+
 def _signal_suffixes() -> set[str]:
     from inrcodec.modalities import REGISTRY
 

@@ -141,4 +141,5 @@ def _device() -> str:
     import jax
 
     device = jax.devices()[0]
-    return f"{device.platform}:{getattr(device, 'device_kind', '')}".rstrip(":")
+    kind = getattr(device, "device_kind", "")
+    return device.platform if kind in ("", device.platform) else f"{device.platform}:{kind}"

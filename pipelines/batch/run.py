@@ -42,6 +42,7 @@ def run_batch(
     pack: int = 1,
     job: Callable[..., list[dict[str, Any]]] = pack_job,
     show_progress: bool = False,
+    unsupported: Sequence[Path] = (),
 ) -> list[dict[str, Any]]:
     """Code every item on Ray and return one record per item, in input order.
 
@@ -68,18 +69,23 @@ def run_batch(
     started_here = not ray.is_initialized()
     if started_here:
         local = {"num_cpus": num_cpus, "object_store_memory": LOCAL_OBJECT_STORE} if address is None else {}
+        if address is None:  # Ray's own default for a local cluster, chosen explicitly so that it says nothing
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": _worker_env(cpus_per_job, gpus_per_job)}, **local)
     try:
         remote = ray.remote(job).options(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=0)
-        with _Progress(len(items), len(records), enabled=show_progress) as progress:
+        with _Progress(len(items), len(records), enabled=show_progress,
+                       slots=_slots(ray.cluster_resources(), cpus_per_job, gpus_per_job)) as progress:
             for record in _run_jobs(remote, _packs(todo, dict(options or {}), pack), retries, progress):
                 records[record["path"]] = record
                 _append(results, record)
     finally:
         if started_here:
             ray.shutdown()
-    ordered = [records[str(item.source)] for item in items]
+    ordered = [records[str(item.source)] for item in items] + [
+        {"path": str(path), "status": SKIPPED, "reason": f"unsupported file type {path.suffix.lower() or '(none)'!r}"}
+        for path in unsupported]
     with atomic_path(results) as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in ordered))
     return ordered
@@ -172,11 +178,19 @@ def _first_line(exc: Exception) -> str:
     return text[0][:200] if text else ""
 
 
-class _Progress:
-    """A rich progress bar: done / running / failed, with an ETA."""
+def _slots(resources: dict[str, float], cpus_per_job: float, gpus_per_job: float) -> int:
+    """How many jobs the cluster runs at once; the others wait in Ray's queue."""
+    slots = resources.get("CPU", 1) // cpus_per_job
+    if gpus_per_job:
+        slots = min(slots, resources.get("GPU", 0) // gpus_per_job)
+    return max(1, int(slots))
 
-    def __init__(self, total: int, skipped: int, enabled: bool) -> None:
-        self.total, self.done, self.failed, self.active = total, skipped, 0, 0
+
+class _Progress:
+    """A rich progress bar: done / running / waiting / failed, with an ETA."""
+
+    def __init__(self, total: int, skipped: int, enabled: bool, slots: int) -> None:
+        self.total, self.done, self.failed, self.active, self.slots = total, skipped, 0, 0, slots
         self.enabled = enabled
         self.bar = None
 
@@ -185,10 +199,12 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("running {task.fields[running]}, failed {task.fields[failed]}"),
+                                TextColumn("running {task.fields[running]}, waiting {task.fields[waiting]}, "
+                                           "failed {task.fields[failed]}"),
                                 TimeElapsedColumn(), TimeRemainingColumn())
             self.bar.__enter__()
-            self.task = self.bar.add_task("batch", total=self.total, completed=self.done, running=0, failed=0)
+            self.task = self.bar.add_task("batch", total=self.total, completed=self.done, running=0, waiting=0,
+                                          failed=0)
         return self
 
     def running(self, count: int) -> None:
@@ -203,7 +219,9 @@ class _Progress:
 
     def _show(self) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.done, running=self.active, failed=self.failed)
+            running = min(self.active, self.slots)
+            self.bar.update(self.task, completed=self.done, running=running, waiting=self.active - running,
+                            failed=self.failed)
 
     def __exit__(self, *exc) -> bool:
         if self.bar is not None:
@@ -214,8 +232,11 @@ class _Progress:
 def summary_lines(records: Sequence[dict[str, Any]], seconds: float) -> list[str]:
     """The end-of-batch summary: counts by status, bytes written, throughput, and the failures."""
     counts = {status: sum(r["status"] == status for r in records) for status in (OK, SKIPPED, FAILED)}
+    unsupported = [r for r in records if r["status"] == SKIPPED and "reason" in r]
     coded = [r for r in records if r["status"] == OK]
-    lines = [f"{len(records)} inputs: {counts[OK]} coded, {counts[SKIPPED]} already done, {counts[FAILED]} failed"]
+    lines = [f"{len(records) - len(unsupported)} inputs: {counts[OK]} coded, {counts[SKIPPED] - len(unsupported)} "
+             f"already done, {counts[FAILED]} failed"]
+    lines += [f"skipped: {r['path']}: {r['reason']}" for r in unsupported]
     if coded:
         total = sum(r["bytes"] for r in coded)
         lines.append(f"{total} bytes written; {len(coded) / seconds * 60:.1f} signals/minute over {seconds:.0f} s")

@@ -97,7 +97,7 @@ def main() -> None:
             continue
         blob = inrcodec.encode(signal, seed=0, overrides=overrides)
         (HERE / f"{name}.inrc").write_bytes(blob)
-        inrcodec.save(inrcodec.decode(blob), HERE / f"{name}{SUFFIX[signal.modality]}")
+        inrcodec.save(inrcodec.decode(blob), HERE / f"{name}{SUFFIX[signal.modality]}", force=True)
         manifest[name] = {"modality": signal.modality, "format_version": inrcodec.info(blob)["format_version"],
                           "bytes": len(blob), "integers_sha256": integer_digest(blob),
                           "output_sha256": output_digest(blob)}

@@ -1,0 +1,193 @@
+"""A newcomer's first session: default names never touch an input, output is only the result
+lines, mistakes get one line that says what to do, and tiny inputs never cost much more than raw."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec import cli, container
+from inrcodec.codecs.stored import STORED_CODEC
+from inrcodec.errors import ConfigError, FormatError, InputError, OutputError
+from inrcodec.files import check_output
+from tests.audio_clips import tone_clip, write_clip
+from tests.conftest import crop_of_sample
+from tests.point_clouds import sphere_cloud, write_ply
+from tests.video_clips import write_clip as write_video
+
+FAST = {
+    ".png": ("--steps", "40", "--set", "fit.steps_per_call=20"),
+    ".wav": ("--steps", "40", "--set", "fit.steps_per_call=20"),
+    ".mkv": ("--steps", "40", "--set", "fit.steps_per_call=20", "--set", "fit.batch_size=512"),
+    ".ply": ("--steps", "40", "--set", "arch.depth=5", "--set", "arch.context_width=4"),
+}
+
+
+def _inputs(folder: Path) -> list[Path]:
+    image = folder / "photo.png"
+    iio.imwrite(image, crop_of_sample(24))
+    audio = write_clip(folder / "voice.wav", tone_clip(0.1, 8000), 8000, "PCM_16")
+    video = write_video(folder / "clip.mkv")
+    cloud = write_ply(folder / "cloud.ply", sphere_cloud(300)[0])
+    return [image, audio, video, cloud]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inrcodec", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_fit_then_decode_with_default_names_never_touches_an_input_and_prints_only_results(tmp_path):
+    inputs = _inputs(tmp_path)
+    before = {p: _digest(p) for p in inputs}
+    for source in inputs:
+        fitted = _run("fit", source.name, *FAST[source.suffix], cwd=tmp_path)
+        assert fitted.returncode == 0 and fitted.stderr == "", fitted.stderr
+        assert fitted.stdout.startswith(f"{source.stem}.inrc: ")
+        decoded = _run("decode", f"{source.stem}.inrc", cwd=tmp_path)
+        suffix = {".wav": ".wav", ".png": ".png", ".mkv": ".mkv", ".ply": ".ply"}[source.suffix]
+        assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
+        assert decoded.stdout.startswith(f"{source.stem}.decoded{suffix}: ")
+        assert (tmp_path / f"{source.stem}.decoded{suffix}").is_file()
+    # Decoding again: the file in the way is our own output, so --force is the advice ...
+    again = _run("decode", "photo.inrc", cwd=tmp_path)
+    assert again.returncode == 1 and "--force" in again.stderr
+    # ... but never when it is, by its name, the original the file was coded from.
+    onto = _run("decode", "photo.inrc", "-o", "photo.png", cwd=tmp_path)
+    assert onto.returncode == 1 and "original" in onto.stderr and "--force" not in onto.stderr
+    assert {p: _digest(p) for p in inputs} == before
+
+
+def test_the_default_decode_name_is_never_the_originals(tmp_path):
+    blob = STORED_CODEC.encode(inrcodec.load(_inputs(tmp_path)[3])).blob
+    coded = tmp_path / "cloud.inrc"
+    coded.write_bytes(blob)
+    assert inrcodec.api.decoded_path(coded) == tmp_path / "cloud.decoded.ply"
+    with pytest.raises(OutputError, match="may be the original") as error:
+        check_output(tmp_path / "cloud.ply", force=False, coded_from=coded)
+    assert "--force" not in str(error.value)
+    check_output(tmp_path / "cloud.ply", force=True, coded_from=coded)  # an explicit --force still may
+
+
+def test_save_never_replaces_a_file_unless_asked(tmp_path):
+    path = tmp_path / "photo.png"
+    iio.imwrite(path, crop_of_sample(8))
+    signal = inrcodec.load(path)
+    with pytest.raises(OutputError, match="already exists"):
+        inrcodec.save(signal, path)
+    inrcodec.save(signal, path, force=True)
+
+
+def test_a_misspelt_option_names_the_function_and_the_right_option(tmp_path):
+    with pytest.raises(TypeError, match=r"inrcodec.encode\(\) got an unknown option 'bbp' \(did you mean 'bpp'\?\)"):
+        inrcodec.encode(tmp_path / "any.png", bbp=0.5)
+
+
+def test_a_rate_target_in_the_wrong_unit_is_refused_not_reinterpreted(tmp_path):
+    audio = write_clip(tmp_path / "a.wav", tone_clip(0.05, 8000), 8000, "PCM_16")
+    with pytest.raises(ConfigError, match="kbps=, not bpp="):
+        inrcodec.encode(audio, bpp=32)
+
+
+@pytest.mark.parametrize("length", [1, 4, 8])
+def test_a_truncated_file_is_called_truncated_not_foreign(length):
+    blob = STORED_CODEC.encode(inrcodec.Signal("image", crop_of_sample(4), {"height": 4, "width": 4, "channels": 3,
+                                                                            "bits": 8})).blob
+    with pytest.raises(FormatError, match="truncated"):
+        container.unpack(blob[:length])
+
+
+def test_a_text_file_named_png_and_other_cloud_formats_get_a_reason(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image\n")
+    with pytest.raises(InputError, match="no image format recognised"):
+        inrcodec.load(text)
+    xyz = tmp_path / "scan.xyz"
+    xyz.write_text("0 0 0\n1 1 1\n")
+    with pytest.raises(InputError, match=r"convert it first.*write_point_cloud"):
+        inrcodec.load(xyz)
+
+
+def test_mesh_faces_are_named_as_not_coded(tmp_path):
+    path = tmp_path / "mesh.ply"
+    path.write_text("ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+                    "element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+                    "0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n")
+    assert inrcodec.load(path).meta["ignored_elements"] == ["face"]
+
+
+def test_usage_errors_and_version_are_one_line(monkeypatch, capsys):
+    for argv, code, expected in ((["fit", "x.png", "--bpp", "abc"], 2, "inrcodec: error: Invalid value for '--bpp'"),
+                                 (["--version"], 0, f"inrcodec {inrcodec.__version__}")):
+        monkeypatch.setattr(sys, "argv", ["inrcodec", *argv])
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+        out = capsys.readouterr()
+        assert exit_.value.code == code
+        text = (out.err or out.out).strip()
+        assert text.startswith(expected) and len(text.splitlines()) == 1
+
+
+@pytest.mark.parametrize("source", ["image", "audio", "cloud"])
+def test_tiny_inputs_are_stored_exactly_and_cost_at_most_a_header_more_than_raw(tmp_path, source):
+    if source == "image":
+        path = tmp_path / "tiny.png"
+        iio.imwrite(path, crop_of_sample(8))
+        raw = 8 * 8 * 3
+    elif source == "audio":
+        path = write_clip(tmp_path / "tiny.wav", tone_clip(0.01, 8000), 8000, "PCM_16")
+        raw = 2 * 80
+    else:
+        rng = np.random.default_rng(1)
+        path = write_ply(tmp_path / "tiny.ply", rng.random((10, 3)))
+        raw = 10 * 3 * 8  # Open3D writes doubles
+    signal = inrcodec.load(path)
+    report = inrcodec.encode_report(signal, steps=20)
+    assert len(report.blob) <= raw + 64  # headers: signal, model, chunk framing, CRC
+    if source != "cloud":  # a cloud's octree may still be smaller than its points, at 10-bit precision
+        assert report.arch["name"] == "stored"
+        assert np.array_equal(inrcodec.decode(report.blob).data, signal.data)
+    stored = STORED_CODEC.encode(signal).blob
+    assert np.array_equal(inrcodec.decode(stored).data, signal.data) and len(stored) <= raw + 64
+
+
+def test_a_stored_header_that_claims_more_than_its_payload_is_refused_before_inflating():
+    signal = inrcodec.Signal("image", crop_of_sample(8), {"height": 8, "width": 8, "channels": 3, "bits": 8})
+    parsed = container.unpack(STORED_CODEC.encode(signal).blob)
+    from inrcodec.bitstream import Writer
+
+    w = Writer()
+    w.u8(1)
+    for value in (16384, 16384, 3, 8):  # a 16384x16384 image in a 200-byte file
+        w.uvarint(value)
+    forged = container.pack(container.Container(w.getvalue(), parsed.model, parsed.tensors, parsed.payload))
+    with pytest.raises(FormatError, match="more than the"):
+        inrcodec.decode(forged)
+    short = container.pack(container.Container(parsed.signal, parsed.model, parsed.tensors, parsed.payload[:-5]))
+    with pytest.raises(FormatError, match="stored samples"):
+        inrcodec.decode(short)
+
+
+def test_unsupported_files_in_a_batch_folder_are_listed_as_skipped(tmp_path):
+    from pipelines.batch.inputs import unsupported_files
+    from pipelines.batch.run import summary_lines
+
+    iio.imwrite(tmp_path / "a.png", crop_of_sample(8))
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / ".hidden").write_text("x")
+    assert unsupported_files(tmp_path) == [tmp_path / "notes.docx"]
+    records = [{"path": str(tmp_path / "a.png"), "status": "ok", "bytes": 10},
+               {"path": str(tmp_path / "notes.docx"), "status": "skipped", "reason": "unsupported file type '.docx'"}]
+    lines = summary_lines(records, 1.0)
+    assert lines[0].startswith("1 inputs: 1 coded, 0 already done")
+    assert f"skipped: {tmp_path / 'notes.docx'}: unsupported file type '.docx'" in lines
