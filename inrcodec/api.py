@@ -152,7 +152,7 @@ def _rate_target(modality: Modality, **targets: float | None) -> float | None:
     given = {unit: value for unit, value in targets.items() if value is not None}
     wrong = sorted(set(given) - {modality.rate_unit})
     if wrong:
-        raise ConfigError(f"a {modality.name} rate target is given as {modality.rate_unit}=, not {wrong[0]}=")
+        raise ConfigError(f"{modality.name} rate targets are given as {modality.rate_unit}=, not {wrong[0]}=")
     return given.get(modality.rate_unit)
 
 

@@ -191,3 +191,18 @@ def test_unsupported_files_in_a_batch_folder_are_listed_as_skipped(tmp_path):
     lines = summary_lines(records, 1.0)
     assert lines[0].startswith("1 inputs: 1 coded, 0 already done")
     assert f"skipped: {tmp_path / 'notes.docx'}: unsupported file type '.docx'" in lines
+
+
+@pytest.mark.parametrize("mode,channels", [("RGB;16", 3), ("RGBA;16", 4), ("LA;16", 2)])
+def test_16_bit_colour_pngs_keep_their_depth_through_read_and_write(tmp_path, mode, channels):
+    import png
+
+    pixels = np.random.default_rng(2).integers(0, 65536, (6, 5, channels)).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    png.from_array(pixels.reshape(6, 5 * channels), mode).save(str(path))
+    signal = inrcodec.load(path)
+    assert signal.meta["bits"] == 16 and np.array_equal(signal.data, pixels)
+    inrcodec.save(signal, tmp_path / "again.png")
+    reader = png.Reader(filename=str(tmp_path / "again.png")).asDirect()
+    assert reader[3]["bitdepth"] == 16
+    assert np.array_equal(inrcodec.load(tmp_path / "again.png").data, pixels)

@@ -32,7 +32,7 @@ class Image(Modality):
 
         path = check_readable_file(path)
         try:
-            data = np.asarray(iio.imread(path))
+            data = _read_png16(path) if _is_png16(path) else np.asarray(iio.imread(path))
         except Exception as exc:  # imageio raises many types for unreadable files
             reason = "no image format recognised in its bytes" if "backend" in str(exc) else _first_line(exc)
             raise InputError(f"{path}: not a readable image ({reason}); check the file is a valid image") from None
@@ -42,8 +42,12 @@ class Image(Modality):
         import imageio.v3 as iio
 
         data = signal.data[..., 0] if signal.data.shape[-1] == 1 else signal.data
+        suffix = Path(path).suffix.lower() or ".png"
         try:
-            iio.imwrite(path, data, extension=Path(path).suffix or ".png")
+            if suffix == ".png" and data.dtype == np.uint16:
+                _write_png16(signal.data, path)
+            else:
+                iio.imwrite(path, data, extension=suffix)
         except Exception as exc:
             raise OutputError(f"{path}: cannot write image ({_first_line(exc)})") from None
 
@@ -104,6 +108,36 @@ class Image(Modality):
 
     def search_output(self, values, peak: float):
         return ((values + 0.5) * peak).round().clip(0.0, peak)
+
+
+# 16-bit PNGs go through pypng: Pillow (behind imageio) reads 16-bit colour PNGs as 8-bit
+# and cannot write them.
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png16(path: Path) -> bool:
+    """Whether the file is a PNG of 16 bits per sample (the IHDR chunk's bit depth)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR" and head[24] == 16
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{path}: image size {height}x{width} outside the supported range")
+    data = np.vstack([np.asarray(row, np.uint16) for row in rows])
+    return data.reshape(height, width, info["planes"])
+
+
+def _write_png16(data: np.ndarray, path: Path) -> None:
+    import png
+
+    height, width, channels = data.shape
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels] + ";16"
+    png.from_array(np.ascontiguousarray(data).reshape(height, width * channels), mode).save(str(path))
 
 
 def _normalise_array(data: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
