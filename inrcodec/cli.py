@@ -27,8 +27,9 @@ UNSPENT = 0.9  # a file under this share of its rate target gets a note saying s
 
 # Options that several commands share.
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")]
-QuietOption = Annotated[bool, typer.Option(help="No progress bar.")]
-ForceOption = Annotated[bool, typer.Option(help="Overwrite an existing output file.")]
+# Flags take no value: an empty metavar keeps typer from showing a "<bool>" type beside them.
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.", metavar="")]
 BenchOut = Annotated[Path, typer.Option("-o", "--out", help="Folder for records.jsonl, results.json, rd.png, summary.md.")]
 BenchCodecs = Annotated[str, typer.Option(help="Baselines, comma-separated.")]
 StepsPerFit = Annotated[Optional[int], typer.Option(help="Optimisation steps per fit.")]
@@ -47,7 +48,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, metavar="",
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Compress images, audio, video and point clouds by overfitting a small neural network to each signal."""
@@ -100,7 +101,7 @@ def fit(
     seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same file.")] = None,
     set_: SetOption = None,
     force: ForceOption = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.", metavar="")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Fit a network to INPUT and write the compressed .inrc file."""
