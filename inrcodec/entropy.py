@@ -183,6 +183,10 @@ def decode(payload: bytes, sizes: Sequence[int], models: Sequence[TensorModel]) 
     # constriction reports compressed data that its model cannot have produced as an AssertionError.
     except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:
         raise FormatError(f"payload does not decode: {exc}") from None
+    # The coder's end is only known to within a word: coding the values again is the exact check
+    # that the payload holds them and nothing else (cheap: networks are small).
+    if encode(out, models) != payload:
+        raise FormatError("payload holds more or other data than its tensors; the file is corrupt")
     return out
 
 
@@ -225,6 +229,11 @@ class RowDecoder:
             self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
         except (ValueError, RuntimeError, AssertionError) as exc:
             raise FormatError(f"latent payload does not decode: {exc}") from None
+
+    def finish(self) -> None:
+        """Raise FormatError unless every byte of the payload was consumed."""
+        if not self._decoder.maybe_exhausted():
+            raise FormatError("latent payload holds more data than its latents; the file is corrupt")
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):

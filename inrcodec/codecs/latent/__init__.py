@@ -21,7 +21,7 @@ import numpy as np
 from inrcodec import container, weights
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.codecs.latent.packing import Packer
-from inrcodec.codecs.latent.stream import LATENTS_HEADER_BYTES, decode_integer_parts
+from inrcodec.codecs.latent.stream import LATENTS_HEADER_BYTES, decode_integer_parts, latent_range
 from inrcodec.codecs.latent.training import Trainer, networks_for_budget, per_step
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.errors import ConfigError
@@ -52,11 +52,13 @@ class LatentCodec(Codec):
         return ints + latents
 
     def describe(self, parsed, modality, meta, arch) -> dict[str, Any]:
-        grids = decode_integer_parts(parsed, meta, arch)[2]
+        """The networks' tensors and the latents' grids and range, without decoding the latents."""
+        self.check_chunks(parsed)
+        shapes = arch.grid_shapes(arch.signal_shape(meta))
+        low, high = latent_range(parsed.latents)
         return {**super().describe(parsed, modality, meta, arch),
-                "latents": {"grids": [list(g.shape) for g in grids], "count": int(sum(g.size for g in grids)),
-                            "min": int(min(g.min() for g in grids)), "max": int(max(g.max() for g in grids)),
-                            "step": arch.latent_step()}}
+                "latents": {"grids": [list(s) for s in shapes], "count": int(sum(math.prod(s) for s in shapes)),
+                            "min": low, "max": high, "step": arch.latent_step()}}
 
 
 @releases_compiled_programs

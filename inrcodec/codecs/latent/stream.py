@@ -80,10 +80,7 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, sha
     """Inverse of :func:`encode_latents`. ``trace`` (a list) collects each wavefront's
     (means, scales), to compare with what the encoder used."""
     r = Reader(data, what="latents chunk")
-    low = r.svarint(limit=latent_arm.MAX_LATENT)
-    high = low + r.uvarint(limit=2 * latent_arm.MAX_LATENT)
-    if high > latent_arm.MAX_LATENT:
-        raise FormatError(f"latent alphabet {low}..{high} out of range")
+    low, high = _read_alphabet(r)
     shapes = arch.grid_shapes(shape)
     if low == high:
         r.expect_end()
@@ -104,7 +101,21 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, sha
                 values = decoder.decode(latent_arm.pmf_rows(means[part], scales[part], low, high)) + low
                 padded[shifted(tuple(p[part] for p in positions), pad)] = values
         out.append(latent_arm.unpadded(padded, grid_shape, pad))
+    decoder.finish()
     return out
+
+
+def latent_range(data: bytes) -> tuple[int, int]:
+    """The smallest and largest latent of a latents chunk, read from its header alone."""
+    return _read_alphabet(Reader(data, what="latents chunk"))
+
+
+def _read_alphabet(r: Reader) -> tuple[int, int]:
+    low = r.svarint(limit=latent_arm.MAX_LATENT)
+    high = low + r.uvarint(limit=2 * latent_arm.MAX_LATENT)
+    if high > latent_arm.MAX_LATENT:
+        raise FormatError(f"latent alphabet {low}..{high} out of range")
+    return low, high
 
 
 def shifted(positions: tuple[np.ndarray, ...], pad) -> tuple[np.ndarray, ...]:
