@@ -427,9 +427,12 @@ class _progress:
 
 
 def main() -> None:
-    from inrcodec.compile_cache import configure_environment
+    from inrcodec.compile_cache import configure_environment, release_programs
 
     configure_environment()
+    # A command may encode many signals (batch, bench): release each encode's compiled programs,
+    # here and in the worker processes it starts (they inherit the setting).
+    release_programs()
     command = typer.main.get_command(app)
     try:
         code = command.main(sys.argv[1:], prog_name="inrcodec", standalone_mode=False)

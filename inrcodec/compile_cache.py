@@ -1,5 +1,5 @@
 """Compiled XLA programs: kept on disk between runs of the command line, released from memory
-after each encode.
+after each encode in the processes that opt in (the command line and its workers).
 
 Small fits are dominated by compilation: a 64x64 tile takes 28 s on 2 CPU cores the first time
 and 8 s once its programs are cached. The cache is JAX's own persistent compilation cache,
@@ -8,6 +8,7 @@ keyed by program, options and JAX version, so a stale entry is never used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -48,23 +49,70 @@ def configure_environment() -> Path | None:
     return folder
 
 
+RELEASE_ENV = "INRCODEC_RELEASE_PROGRAMS"
+_release = False
+
+
+def release_programs(enabled: bool = True) -> None:
+    """Opt this process, and the worker processes it starts from now on, into releasing JAX's
+    in-memory compiled programs after every encode (see :func:`releases_compiled_programs`).
+
+    For long-running processes that encode many signals: the command line calls it, and through
+    the environment its bench worker processes and local Ray workers inherit it. A library caller
+    is left alone unless it opts in: its own compiled functions, and the fits it repeats on
+    same-shaped signals, keep their compiled programs.
+    """
+    global _release
+    _release = enabled
+    os.environ[RELEASE_ENV] = "1" if enabled else "0"
+
+
+def releasing_programs() -> bool:
+    """Whether encodes release JAX's compiled programs in this process."""
+    return _release or os.environ.get(RELEASE_ENV, "").strip().lower() not in _OFF
+
+
+@contextlib.contextmanager
+def programs_released():
+    """Release compiled programs after every encode within the block (in this process and the
+    workers it starts within it), then restore the previous setting."""
+    previous_flag, previous_env = _release, os.environ.get(RELEASE_ENV)
+    release_programs(True)
+    try:
+        yield
+    finally:
+        _set(previous_flag, previous_env)
+
+
+def _set(flag: bool, env: str | None) -> None:
+    global _release
+    _release = flag
+    if env is None:
+        os.environ.pop(RELEASE_ENV, None)
+    else:
+        os.environ[RELEASE_ENV] = env
+
+
 def releases_compiled_programs(encode: Callable) -> Callable:
-    """Decorate an encoder so that it drops JAX's in-memory compiled programs when it returns.
+    """Decorate an encoder so that, in a process that opted in (:func:`release_programs`), it
+    drops JAX's in-memory compiled programs when it returns.
 
     Each encode jits dozens of programs (fit, step search, rendering) for its own shapes and
     networks; JAX keeps them all, and each holds memory maps: a process that encoded about 44
-    small signals (1 470 maps each) reached the kernel's 65 530-map limit and LLVM aborted.
-    Clearing also drops the caller's own compiled functions; with the persistent cache above
-    they come back from disk.
+    small signals of assorted shapes (1 470 maps each) reached the kernel's 65 530-map limit and
+    LLVM aborted. Clearing also drops the process's own compiled functions, which is why only the
+    long-running processes that own their JAX (the command line, its bench and batch workers)
+    opt in; with the persistent cache above the programs come back from disk.
     """
 
     @functools.wraps(encode)
     def wrapper(*args, **kwargs):
-        import jax
-
         try:
             return encode(*args, **kwargs)
         finally:
-            jax.clear_caches()
+            if releasing_programs():
+                import jax
+
+                jax.clear_caches()
 
     return wrapper

@@ -42,6 +42,11 @@ def unstack(pack, count: int) -> list:
     return [jax.tree_util.tree_map(lambda leaf: leaf[i], pack) for i in range(count)]
 
 
+# One Adam for every fit, elementwise (a pack is P fits); the learning rate of each step is an
+# argument of the compiled program (from the caller's schedule), not a constant of it.
+_ADAM = optax.scale_by_adam(b1=0.9, b2=0.99, eps=1e-15)
+
+
 def train(
     models,
     coords: jax.Array,
@@ -68,62 +73,26 @@ def train(
     fine-tuning. With ``rate`` the grid leaves are perturbed and their estimated bits per
     sample, weighted by each signal's lambda, are added to the loss; ``rate`` is updated in
     place (scales, lambdas, last estimates).
+
+    The compiled program is a module-level one, keyed by shapes and structure alone (the
+    signal, the learning rates and the rate weights are its arguments): every fit of the same
+    shapes in the process reuses it.
     """
     params, static = eqx.partition(models, eqx.is_inexact_array)
     trainable = (params, rate.log_scales if rate else [])
-    optimizer = optax.adam(schedule, b1=0.9, b2=0.99, eps=1e-15)  # elementwise: a pack is P fits
-    opt_state = optimizer.init(trainable)
+    opt_state = _ADAM.init(trainable)
     n = coords.shape[0]
-    full_batch = batch_size <= 0 or batch_size >= n
-
-    def signal_loss(t, q, x, y, lmbda, k):
-        p, log_scales = t
-        if quant_steps is not None:
-            p = fake_quantize(p, q)
-        bits = jnp.zeros(())
-        if rate is not None:
-            # Rate from noisy grids even when the synthesis sees rounded ones: the rounded
-            # rate has no gradient at an integer, so entries would drift off zero unchecked.
-            noisy = rate.grid.perturb(p, k, hard=False)
-            bits = rate.grid.bits(noisy, log_scales) / n
-            p = rate.grid.perturb(p, k, hard=True) if rate.hard else noisy
-        mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
-        return mse + lmbda * bits, mse
-
-    def pack_loss(t, q, x, y, lmbda, k):
-        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, q, x, y, lmbda, k)
-        return jnp.sum(losses), mse  # signals are independent: each gets its own gradient
-
-    def rounded_bits(t, k):
-        return rate.grid.bits(rate.grid.perturb(t[0], k, hard=True), t[1]) / n
-
-    # The signal's arrays are arguments, not constants of the program: its compiled form then
-    # depends on shapes alone, and JAX's persistent cache serves every same-shaped signal.
-    @eqx.filter_jit
-    def run(trainable, opt_state, key, lmbda, length, coords, targets, quant_steps):
-        def step(carry, k):
-            t, s = carry
-            batch_key, noise_key = jax.random.split(k)
-            if full_batch:
-                x, y = coords, targets
-            else:
-                idx = jax.random.randint(batch_key, (batch_size,), 0, n)
-                x, y = coords[idx], targets[:, idx]
-            (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, quant_steps, x, y, lmbda, noise_key)
-            updates, s = optimizer.update(grads, s, t)
-            return (optax.apply_updates(t, updates), s), mse
-
-        (trainable, opt_state), mse = jax.lax.scan(step, (trainable, opt_state), jax.random.split(key, length))
-        # The controllers see the bits of the rounded grids, as the entropy coder will.
-        bits = jax.vmap(rounded_bits, in_axes=(0, None))(trainable, key) if rate else jnp.zeros(mse.shape[1:])
-        return trainable, opt_state, mse[-1], bits
+    batch = 0 if batch_size <= 0 or batch_size >= n else batch_size  # 0: all coordinates at every step
+    grid, hard = (rate.grid, rate.hard) if rate is not None else (None, False)
 
     done = 0
     while done < steps:
         length = min(steps_per_call, steps - done)
         key, sub = jax.random.split(key)
         lmbda = jnp.asarray([c.lmbda for c in rate.controllers] if rate else np.zeros(targets.shape[0]), jnp.float32)
-        trainable, opt_state, mse, bits = run(trainable, opt_state, sub, lmbda, length, coords, targets, quant_steps)
+        rates = call_rates(schedule, done, steps_per_call)
+        trainable, opt_state, mse, bits = _train_steps(trainable, opt_state, sub, np.asarray(length, np.int32), lmbda,
+                                                       rates, coords, targets, quant_steps, static, grid, hard, batch)
         done += length
         if rate is not None:
             rate.bits_per_sample = np.asarray(bits, np.float64)
@@ -135,6 +104,65 @@ def train(
     if rate is not None:
         rate.log_scales = log_scales
     return eqx.combine(params, static)
+
+
+def call_rates(schedule: optax.Schedule, done: int, per_call: int) -> np.ndarray:
+    """The learning rates of steps ``done .. done + per_call - 1`` (float32), always ``per_call``
+    of them: a program that runs fewer steps ignores the rest, and the rates are computed by the
+    same few small programs whatever the step counts."""
+    return np.asarray(schedule(np.arange(done, done + per_call)), np.float32)
+
+
+# The signal's arrays are arguments, not constants of the program, and so are the learning
+# rates, the rate weights and the number of steps: its compiled form depends on shapes and
+# structure alone, and JAX's caches (in memory and on disk) serve every same-shaped fit.
+@eqx.filter_jit
+def _train_steps(trainable, opt_state, key, length, lmbda, rates, coords, targets, quant_steps, static, grid,
+                 hard: bool, batch: int):
+    """``length`` (at most ``len(rates)``) Adam steps of :func:`train`, one learning rate each.
+    ``static``, ``grid`` (a ``GridRate`` or None), ``hard`` and ``batch`` are static."""
+    n = coords.shape[0]
+
+    def signal_loss(t, q, x, y, lmbda, k):
+        p, log_scales = t
+        if quant_steps is not None:
+            p = fake_quantize(p, q)
+        bits = jnp.zeros(())
+        if grid is not None:
+            # Rate from noisy grids even when the synthesis sees rounded ones: the rounded
+            # rate has no gradient at an integer, so entries would drift off zero unchecked.
+            noisy = grid.perturb(p, k, hard=False)
+            bits = grid.bits(noisy, log_scales) / n
+            p = grid.perturb(p, k, hard=True) if hard else noisy
+        mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
+        return mse + lmbda * bits, mse
+
+    def pack_loss(t, q, x, y, lmbda, k):
+        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, q, x, y, lmbda, k)
+        return jnp.sum(losses), mse  # signals are independent: each gets its own gradient
+
+    def rounded_bits(t, k):
+        return grid.bits(grid.perturb(t[0], k, hard=True), t[1]) / n
+
+    keys = jax.random.split(key, rates.shape[0])
+
+    def step(i, carry):
+        t, s, _ = carry
+        batch_key, noise_key = jax.random.split(keys[i])
+        if batch == 0:
+            x, y = coords, targets
+        else:
+            idx = jax.random.randint(batch_key, (batch,), 0, n)
+            x, y = coords[idx], targets[:, idx]
+        (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, quant_steps, x, y, lmbda, noise_key)
+        direction, s = _ADAM.update(grads, s, t)
+        return jax.tree_util.tree_map(lambda w, d: w - rates[i] * d, t, direction), s, mse
+
+    no_mse = jnp.zeros(targets.shape[:1], jnp.float32)
+    trainable, opt_state, mse = jax.lax.fori_loop(0, length, step, (trainable, opt_state, no_mse))
+    # The controllers see the bits of the rounded grids, as the entropy coder will.
+    bits = jax.vmap(rounded_bits, in_axes=(0, None))(trainable, key) if grid is not None else jnp.zeros(mse.shape)
+    return trainable, opt_state, mse, bits
 
 
 def schedule(config: FitConfig, steps: int, lr: float | None = None) -> optax.Schedule:

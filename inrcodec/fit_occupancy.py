@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from inrcodec.fit import call_rates
 from inrcodec.occupancy import ContextMLP
 
 
@@ -26,36 +27,48 @@ def fit_masks(model, inputs: np.ndarray, labels: np.ndarray, *, steps: int, lr: 
     child masks (see :func:`mask_probabilities`), in random batches of parents."""
     params, static = eqx.partition(model, eqx.is_inexact_array)
     schedule = optax.warmup_cosine_decay_schedule(0.0, lr, min(100, steps // 10 + 1), max(steps, 101), lr * 0.05)
-    optimizer = optax.adam(schedule)
-    state = optimizer.init(params)
+    state = _MASK_ADAM.init(params)
     x_all, y_all = jnp.asarray(inputs), jnp.asarray(labels, jnp.float32)
-    n = len(labels)
-
-    def loss(p, x, y):
-        logits = eqx.combine(p, static)(x.astype(jnp.float32))
-        bits = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, y), axis=-1)
-        # A parent has at least one child: the empty mask's probability goes to the others.
-        empty = jnp.minimum(jnp.sum(jax.nn.log_sigmoid(-logits), axis=-1), -1e-6)
-        return jnp.mean(bits + jnp.log(-jnp.expm1(empty)))
-
-    @eqx.filter_jit
-    def run(p, s, k, length):
-        def step(carry, k):
-            p, s = carry
-            idx = jax.random.randint(k, (min(batch_size, n),), 0, n)
-            value, grads = jax.value_and_grad(loss)(p, x_all[idx], y_all[idx])
-            updates, s = optimizer.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        (p, s), values = jax.lax.scan(step, (p, s), jax.random.split(k, length))
-        return p, s, values[-1]
+    batch = min(batch_size, len(labels))
 
     done, per_call = 0, 100
     while done < steps:
         length = min(per_call, steps - done)
         key, sub = jax.random.split(key)
-        params, state, value = run(params, state, sub, length)
+        rates = call_rates(schedule, done, per_call)
+        params, state, value = _mask_steps(params, state, sub, np.asarray(length, np.int32), rates, x_all, y_all,
+                                           static, batch)
         done += length
         if progress is not None:
             progress(done, steps, float(value) / np.log(2.0))
     return eqx.combine(params, static)
+
+
+# Adam with the learning rate of each step an argument: one compiled program per shape and
+# network, shared by every fit in the process.
+_MASK_ADAM = optax.scale_by_adam()
+
+
+def _mask_loss(p, static, x, y):
+    logits = eqx.combine(p, static)(x.astype(jnp.float32))
+    bits = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, y), axis=-1)
+    # A parent has at least one child: the empty mask's probability goes to the others.
+    empty = jnp.minimum(jnp.sum(jax.nn.log_sigmoid(-logits), axis=-1), -1e-6)
+    return jnp.mean(bits + jnp.log(-jnp.expm1(empty)))
+
+
+@eqx.filter_jit
+def _mask_steps(p, s, key, length, rates, x_all, y_all, static, batch: int):
+    """``length`` (at most ``len(rates)``) steps of :func:`fit_masks`; ``static`` and ``batch``
+    are static, so fits of the same shapes share the program."""
+    n = y_all.shape[0]
+    keys = jax.random.split(key, rates.shape[0])
+
+    def step(i, carry):
+        p, s, _ = carry
+        idx = jax.random.randint(keys[i], (batch,), 0, n)
+        value, grads = jax.value_and_grad(_mask_loss)(p, static, x_all[idx], y_all[idx])
+        direction, s = _MASK_ADAM.update(grads, s, p)
+        return jax.tree_util.tree_map(lambda w, d: w - rates[i] * d, p, direction), s, value
+
+    return jax.lax.fori_loop(0, length, step, (p, s, jnp.zeros((), jnp.float32)))

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny real image files and a fast codec configuration."""
+"""Shared fixtures: tiny real image files, a fast codec configuration, and coded files that many
+tests share (fitted once per session)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ def tiny_png(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.png"
     iio.imwrite(path, crop_of_sample(32))
     return path
+
+
+def image_signal(size: int = 32, channels: int = 3, dtype=np.uint8):
+    """A crop of the sample image as a Signal."""
+    from inrcodec.signal import Signal
+
+    bits = 16 if dtype == np.uint16 else 8
+    return Signal("image", crop_of_sample(size, channels, dtype),
+                  {"height": size, "width": size, "channels": channels, "bits": bits})
+
+
+@pytest.fixture(scope="session")
+def coded_image():
+    """(signal, report): the 32x32 crop coded with FAST, for tests that need a coded image."""
+    import inrcodec
+
+    signal = image_signal()
+    return signal, inrcodec.encode_report(signal, overrides=FAST)

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from inrcodec import config
 from inrcodec.errors import ConfigError
@@ -12,8 +13,16 @@ CODEC_PRESETS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name != "
 
 @pytest.mark.parametrize("preset", CODEC_PRESETS, ids=[f"{p.parent.name}/{p.stem}" for p in CODEC_PRESETS])
 def test_every_shipped_preset_loads_for_its_modality(preset):
-    loaded = config.load(preset.parent.name, preset)
-    assert loaded.fit.steps >= 1
+    loaded = config.load(preset.parent.name, preset).to_dict()
+    written = yaml.safe_load(preset.read_text())
+    for section, values in written.items():  # every value the file sets is the loaded value
+        if section == "description":
+            assert isinstance(values, str) and values.strip()
+        elif isinstance(values, dict):
+            for key, value in values.items():
+                assert loaded[section][key] == value, f"{section}.{key}"
+        else:
+            assert loaded[section] == values, section
 
 
 def test_the_written_out_defaults_are_the_defaults():

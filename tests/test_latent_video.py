@@ -14,8 +14,10 @@ from tests.latent_checks import assert_encoder_and_decoder_see_identical_probabi
 from tests.video_clips import moving_clip
 
 TARGET_BPP = 8.0
+# 255 noisy then 45 rounded steps (qat_fraction 0.15), 15 per call: every call of a phase runs
+# the same compiled program.
 TINY_VIDEO = ("arch.name=latentvideo", "arch.levels=3", "arch.synth_width=8", "arch.arm_width=6", "fit.steps=300",
-              "fit.steps_per_call=50", "fit.lr=0.02", "fit.batch_size=0")
+              "fit.steps_per_call=15", "fit.lr=0.02", "fit.batch_size=0")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,8 @@ def test_doubled_frame_rate_renders_twice_the_frames(coded):
 
 def test_a_long_clip_is_coded_as_latent_video_segments_within_the_target():
     clip = moving_clip(frames=4)
-    overrides = (*TINY_VIDEO, "fit.steps=40", f"fit.max_samples={2 * 12 * 16}")  # two frames per segment
+    # two frames per segment; 34 noisy and 6 rounded steps, 2 per call
+    overrides = (*TINY_VIDEO, "fit.steps=40", "fit.steps_per_call=2", f"fit.max_samples={2 * 12 * 16}")
     report = inrcodec.encode_report(clip, bpp=TARGET_BPP, overrides=overrides)
     info = inrcodec.info(report.blob)
     assert [s["architecture"]["name"] for s in info["segments"]] == ["latentvideo", "latentvideo"]

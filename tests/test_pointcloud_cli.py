@@ -6,50 +6,51 @@ import json
 
 import numpy as np
 
+from tests.cli_runs import assert_fit_refuses_each, assert_one_line_error, invoke, set_options
 from tests.point_clouds import FAST_POINTS, sphere_cloud, voxel_set, write_ply
-from tests.test_cli import assert_fit_refuses_each, assert_one_line_error, run_cli
 from tests.test_pointcloud_codec import _bad_clouds
 
-SET_FAST = [arg for item in FAST_POINTS for arg in ("--set", item)]
+SET_FAST = set_options(FAST_POINTS)
 
 
 def test_fit_decode_info_with_colours(tmp_path):
-    points, colors = sphere_cloud(400)
+    # The cloud and settings of test_pointcloud_codec's coloured fixture: the same compiled programs.
+    points, colors = sphere_cloud()
     source = write_ply(tmp_path / "scan.ply", points, colors, ascii=True)
-    fitted = run_cli("fit", source, "--depth", "5", *SET_FAST)
-    assert fitted.returncode == 0, fitted.stderr
-    assert "400 points" in fitted.stdout and "bpp" in fitted.stdout and "d1_psnr" in fitted.stdout
+    fitted = invoke("fit", source, "--depth", "6", *SET_FAST, *set_options(["fit.steps=400", "fit.lr=0.03"]))
+    assert fitted.exit_code == 0, fitted.stderr
+    assert "600 points" in fitted.stdout and "bpp" in fitted.stdout and "d1_psnr" in fitted.stdout
     assert "rgb_psnr" in fitted.stdout
     coded = tmp_path / "scan.inrc"
-    decoded = run_cli("decode", coded, "-o", tmp_path / "out.ply")
-    assert decoded.returncode == 0, decoded.stderr
+    decoded = invoke("decode", coded, "-o", tmp_path / "out.ply")
+    assert decoded.exit_code == 0, decoded.stderr
 
     from inrcodec.modalities.pointcloud import open3d
 
     cloud = open3d().io.read_point_cloud(str(tmp_path / "out.ply"))
-    assert voxel_set(np.asarray(cloud.points), 5) == voxel_set(points, 5)
+    assert voxel_set(np.asarray(cloud.points), 6) == voxel_set(points, 6)
     assert cloud.has_colors() and len(cloud.colors) == len(cloud.points)
-    info = json.loads(run_cli("info", coded).stdout)
-    assert info["signal"]["points"] == 400 and info["signal"]["colour"] is True
+    info = json.loads(invoke("info", coded).stdout)
+    assert info["signal"]["points"] == 600 and info["signal"]["colour"] is True
     assert info["bytes"]["total"] == coded.stat().st_size
 
 
 def test_extra_vertex_properties_are_named_in_a_note(tmp_path):
-    points, _ = sphere_cloud(200)
+    points, _ = sphere_cloud(200, seed=2)  # the cloud of test_pointcloud_codec's same-seed test
     source = tmp_path / "scanner.ply"
     rows = "".join(f"{x} {y} {z} 0.5\n" for x, y, z in points)
     source.write_text("ply\nformat ascii 1.0\nelement vertex 200\nproperty float x\nproperty float y\n"
                       f"property float z\nproperty float confidence\nend_header\n{rows}")
-    fitted = run_cli("fit", source, "--depth", "4", *SET_FAST)
-    assert fitted.returncode == 0, fitted.stderr
+    fitted = invoke("fit", source, "--depth", "5", *SET_FAST)
+    assert fitted.exit_code == 0, fitted.stderr
     assert "'confidence' is not coded" in fitted.stderr
 
 
 def test_depth_is_for_point_clouds_and_bounded(tmp_path, tiny_png):
     source = write_ply(tmp_path / "c.ply", sphere_cloud(50)[0])
-    assert_one_line_error(run_cli("fit", source, "--depth", "17"), "--depth")
-    assert_one_line_error(run_cli("fit", tiny_png, "--depth", "6"), "point clouds")
-    assert_one_line_error(run_cli("fit", source, "--kbps", "8"), "--bpp")
+    assert_one_line_error(invoke("fit", source, "--depth", "17"), "--depth")
+    assert_one_line_error(invoke("fit", tiny_png, "--depth", "6"), "point clouds")
+    assert_one_line_error(invoke("fit", source, "--kbps", "8"), "--bpp")
     assert not source.with_suffix(".inrc").exists()
 
 

@@ -7,37 +7,37 @@ import json
 import numpy as np
 
 import inrcodec
+from tests.cli_runs import assert_fit_refuses_each, assert_one_line_error, invoke, set_options
 from tests.conftest import GOLDEN_IMAGE
-from tests.test_cli import assert_fit_refuses_each, assert_one_line_error, run_cli
 from tests.test_video_codec import _bad_files
 from tests.video_clips import FAST_VIDEO, write_clip
 
-SET_FAST = [arg for item in FAST_VIDEO for arg in ("--set", item)]
+SET_FAST = set_options(FAST_VIDEO)
 
 
 def test_fit_then_decode_to_a_file_a_folder_and_twice_the_frame_rate(tmp_path):
     source = write_clip(tmp_path / "clip.mkv")
-    fitted = run_cli("fit", source, "--bpp", "4", *SET_FAST)
-    assert fitted.returncode == 0, fitted.stderr
+    fitted = invoke("fit", source, "--bpp", "8", *SET_FAST)  # test_video_codec's coded_clip
+    assert fitted.exit_code == 0, fitted.stderr
     assert "6 frames" in fitted.stdout and "bpp" in fitted.stdout and "kbps" in fitted.stdout and "psnr" in fitted.stdout
     coded = tmp_path / "clip.inrc"
-    assert coded.stat().st_size * 8 <= 4 * 6 * 12 * 16
-    assert json.loads(run_cli("info", coded).stdout)["signal"]["frames"] == 6
+    assert coded.stat().st_size * 8 <= 8 * 6 * 12 * 16
+    assert json.loads(invoke("info", coded).stdout)["signal"]["frames"] == 6
 
-    assert run_cli("decode", coded, "-o", tmp_path / "back.y4m").returncode == 0
+    assert invoke("decode", coded, "-o", tmp_path / "back.y4m").exit_code == 0
     back = inrcodec.load(tmp_path / "back.y4m")
     assert back.data.shape == (6, 12, 16, 3) and (back.meta["fps_num"], back.meta["fps_den"]) == (30000, 1001)
 
-    assert run_cli("decode", coded, "-o", tmp_path / "frames").returncode == 0
+    assert invoke("decode", coded, "-o", tmp_path / "frames").exit_code == 0
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 6
 
-    slow = run_cli("decode", coded, "-o", tmp_path / "slow.mkv", "--fps-scale", "2")
-    assert slow.returncode == 0, slow.stderr
+    slow = invoke("decode", coded, "-o", tmp_path / "slow.mkv", "--fps-scale", "2")
+    assert slow.exit_code == 0, slow.stderr
     doubled = inrcodec.load(tmp_path / "slow.mkv")
     assert doubled.data.shape[0] == 12 and (doubled.meta["fps_num"], doubled.meta["fps_den"]) == (60000, 1001)
     # The default output is a lossless .mkv named after the .inrc, never the source's own name.
     before = source.read_bytes()
-    assert run_cli("decode", coded).returncode == 0
+    assert invoke("decode", coded).exit_code == 0
     assert source.read_bytes() == before
     assert np.array_equal(inrcodec.load(tmp_path / "clip.decoded.mkv").data, inrcodec.decode(coded).data)
 
@@ -47,6 +47,6 @@ def test_bad_video_inputs_fail_with_one_line_and_no_output(tmp_path):
 
 
 def test_fps_scale_on_an_image_file_is_one_line(tmp_path):
-    result = run_cli("decode", GOLDEN_IMAGE, "-o", tmp_path / "x.png", "--fps-scale", "2")
+    result = invoke("decode", GOLDEN_IMAGE, "-o", tmp_path / "x.png", "--fps-scale", "2")
     assert_one_line_error(result, "--fps-scale", "video")
     assert not (tmp_path / "x.png").exists()

@@ -52,7 +52,7 @@ def test_psnr_at_a_rate_interpolates_in_log_rate_and_never_extrapolates():
 def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     clips = tmp_path / "clips"
     clips.mkdir()
-    write_clip(clips / "a.flac", tone_clip(0.25, 16000, 2), 16000, "PCM_16")
+    write_clip(clips / "a.flac", tone_clip(0.25, 16000), 16000, "PCM_16")  # the speech excerpt's sample count
     (clips / "MANIFEST.md").write_text("not audio\n")
     out = tmp_path / "out"
     messages = []
