@@ -225,8 +225,9 @@ def test_the_rate_weight_rises_fast_but_falls_slowly():
     from inrcodec.rate import RateController
 
     def controller():
-        return RateController(1e-3, 0.2, gain=latent_codec.CONTROLLER_GAIN, max_factor=latent_codec.CONTROLLER_MAX_FACTOR,
-                              max_fall=latent_codec.CONTROLLER_MAX_FALL, lookahead=latent_codec.CONTROLLER_LOOKAHEAD)
+        return RateController(1e-3, 0.2, gain=latent_codec.CONTROLLER_GAIN,
+                              max_factor=latent_codec.CONTROLLER_MAX_FACTOR, max_fall=latent_codec.CONTROLLER_MAX_FALL,
+                              lookahead=latent_codec.CONTROLLER_LOOKAHEAD)
 
     def factors(controller, estimates):
         """How much each update multiplies lambda by."""
