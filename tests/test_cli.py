@@ -49,7 +49,8 @@ def test_help_lists_the_commands_without_importing_jax():
     assert result.returncode == 0, result.stderr
     for command in ("fit", "decode", "info", "bench", "batch"):
         assert command in result.stdout
-    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
     assert "inrcodec.cli" in imported
     assert not [name for name in imported if name.split(".")[0] in ("jax", "jaxlib", "equinox", "optax", "ray")]
 

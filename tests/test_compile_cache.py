@@ -110,8 +110,8 @@ def test_the_command_line_opts_in_and_its_worker_processes_inherit_it(monkeypatc
         cli.main()
     assert done.value.code == 0
     assert compile_cache.releasing_programs()
-    worker = subprocess.run([sys.executable, "-c", "from inrcodec import compile_cache as c; print(c.releasing_programs())"],
-                            capture_output=True, text=True, check=True)
+    probe = "from inrcodec import compile_cache as c; print(c.releasing_programs())"
+    worker = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert worker.stdout.strip() == "True"
 
 
