@@ -3,6 +3,7 @@
 Heavy modules (JAX) load lazily, so ``import inrcodec`` and the CLI's ``--help`` stay fast.
 """
 
+from inrcodec.compile_cache import release_programs
 from inrcodec.errors import ConfigError, FormatError, InputError, InrcodecError, OutputError
 from inrcodec.signal import Signal
 
@@ -10,7 +11,8 @@ __version__ = "0.2.0"
 
 _API = ("encode", "encode_report", "decode", "decode_integers", "info", "load", "save", "to_open3d")
 
-__all__ = ["ConfigError", "FormatError", "InputError", "InrcodecError", "OutputError", "Signal", *_API]
+__all__ = ["ConfigError", "FormatError", "InputError", "InrcodecError", "OutputError", "Signal", "release_programs",
+           *_API]
 
 
 def __getattr__(name: str):

@@ -94,7 +94,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not an image": (text, "not a readable image"),
         "empty": (empty, "empty"),
         "directory": (folder, "directory"),
-        "unsupported type": (tmp_path / "x.xyz", "unsupported file type"),
+        "unsupported type": (tmp_path / "x.docx", "unsupported file type"),
     }
 
 

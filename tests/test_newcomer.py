@@ -4,6 +4,7 @@ lines, mistakes get one line that says what to do, and tiny inputs never cost mu
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,61 +16,87 @@ import pytest
 import inrcodec
 from inrcodec import cli, container
 from inrcodec.codecs.stored import STORED_CODEC
+from inrcodec.compile_cache import programs_released
 from inrcodec.errors import ConfigError, FormatError, InputError, OutputError
 from inrcodec.files import check_output
-from tests.audio_clips import tone_clip, write_clip
-from tests.conftest import crop_of_sample
-from tests.point_clouds import sphere_cloud, write_ply
+from tests.audio_clips import FAST_AUDIO, tone_clip, write_clip
+from tests.cli_runs import assert_one_line_error, invoke, set_options
+from tests.conftest import FAST, crop_of_sample
+from tests.point_clouds import FAST_POINTS, sphere_cloud, write_ply
+from tests.video_clips import FAST_VIDEO
 from tests.video_clips import write_clip as write_video
 
-FAST = {
-    ".png": ("--steps", "40", "--set", "fit.steps_per_call=20"),
-    ".wav": ("--steps", "40", "--set", "fit.steps_per_call=20"),
-    ".mkv": ("--steps", "40", "--set", "fit.steps_per_call=20", "--set", "fit.batch_size=512"),
-    ".ply": ("--steps", "40", "--set", "arch.depth=5", "--set", "arch.context_width=4"),
-}
-
-
-def _inputs(folder: Path) -> list[Path]:
+def _inputs(folder: Path) -> dict[Path, list[str]]:
+    """One file of every modality, each with the fit options (and so the compiled programs) of
+    its modality's own command-line tests."""
     image = folder / "photo.png"
-    iio.imwrite(image, crop_of_sample(24))
-    audio = write_clip(folder / "voice.wav", tone_clip(0.1, 8000), 8000, "PCM_16")
+    iio.imwrite(image, crop_of_sample(32))
+    audio = write_clip(folder / "voice.flac", tone_clip(0.25, 11025, 2), 11025, "PCM_16")
     video = write_video(folder / "clip.mkv")
-    cloud = write_ply(folder / "cloud.ply", sphere_cloud(300)[0])
-    return [image, audio, video, cloud]
+    cloud = write_ply(folder / "cloud.ply", *sphere_cloud(), ascii=True)
+    return {
+        image: ["--bpp", "3", "--seed", "1", *set_options(FAST)],
+        audio: ["--kbps", "32", *set_options(FAST_AUDIO)],
+        video: ["--bpp", "8", *set_options(FAST_VIDEO)],
+        cloud: ["--depth", "6", *set_options(FAST_POINTS), *set_options(["fit.steps=400", "fit.lr=0.03"])],
+    }
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _run(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "inrcodec", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+DECODED = {".png": ".png", ".flac": ".wav", ".mkv": ".mkv", ".ply": ".ply"}
+
+
+# Runs command lines one after another through the console script's entry point, in one new
+# process (one JAX start-up), as a user's shell session would: stdout and stderr are the user's.
+SESSION = """
+import json, sys
+from inrcodec.cli import main
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["inrcodec", *argv]
+    try:
+        main()
+    except SystemExit as exit_:
+        if exit_.code:
+            raise
+"""
 
 
 def test_fit_then_decode_with_default_names_never_touches_an_input_and_prints_only_results(tmp_path):
     inputs = _inputs(tmp_path)
     before = {p: _digest(p) for p in inputs}
-    for source in inputs:
-        fitted = _run("fit", source.name, *FAST[source.suffix], cwd=tmp_path)
-        assert fitted.returncode == 0 and fitted.stderr == "", fitted.stderr
-        assert fitted.stdout.startswith(f"{source.stem}.inrc: ")
-        decoded = _run("decode", f"{source.stem}.inrc", cwd=tmp_path)
-        suffix = {".wav": ".wav", ".png": ".png", ".mkv": ".mkv", ".ply": ".ply"}[source.suffix]
-        assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
-        assert decoded.stdout.startswith(f"{source.stem}.decoded{suffix}: ")
-        assert (tmp_path / f"{source.stem}.decoded{suffix}").is_file()
-    # Decoding again: the file in the way is our own output, so --force is the advice ...
-    again = _run("decode", "photo.inrc", cwd=tmp_path)
-    assert again.returncode == 1 and "--force" in again.stderr
-    # ... but never when it is, by its name, the original the file was coded from.
-    onto = _run("decode", "photo.inrc", "-o", "photo.png", cwd=tmp_path)
-    assert onto.returncode == 1 and "original" in onto.stderr and "--force" not in onto.stderr
+    commands = [command for source, options in inputs.items()
+                for command in (["fit", source.name, *options], ["decode", f"{source.stem}.inrc"])]
+    session = subprocess.run([sys.executable, "-c", SESSION, json.dumps(commands)], capture_output=True, text=True,
+                             cwd=tmp_path)
+    assert session.returncode == 0 and session.stderr == "", session.stderr
+    lines = [line for line in session.stdout.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 2 * len(inputs), session.stdout
+    for (source, _), fitted, decoded in zip(inputs.items(), lines[::2], lines[1::2]):
+        output = f"{source.stem}.decoded{DECODED[source.suffix]}"
+        assert fitted.startswith(f"{source.stem}.inrc: ") and decoded.startswith(f"{output}: ")
+        assert (tmp_path / output).is_file()
     assert {p: _digest(p) for p in inputs} == before
 
 
+def test_decoding_again_advises_force_but_never_onto_the_original(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    iio.imwrite("photo.png", crop_of_sample(8))
+    Path("photo.inrc").write_bytes(STORED_CODEC.encode(inrcodec.load("photo.png")).blob)
+    before = _digest(tmp_path / "photo.png")
+    assert invoke("decode", "photo.inrc").exit_code == 0
+    # The file in the way is our own output: --force is the advice ...
+    assert_one_line_error(invoke("decode", "photo.inrc"), "photo.decoded.png", "--force")
+    # ... but never when it is, by its name, the original the file was coded from.
+    onto = invoke("decode", "photo.inrc", "-o", "photo.png")
+    assert_one_line_error(onto, "may be the original")
+    assert "--force" not in onto.stderr and _digest(tmp_path / "photo.png") == before
+
+
 def test_the_default_decode_name_is_never_the_originals(tmp_path):
-    blob = STORED_CODEC.encode(inrcodec.load(_inputs(tmp_path)[3])).blob
+    blob = STORED_CODEC.encode(inrcodec.load(write_ply(tmp_path / "cloud.ply", sphere_cloud(50)[0]))).blob
     coded = tmp_path / "cloud.inrc"
     coded.write_bytes(blob)
     assert inrcodec.api.decoded_path(coded) == tmp_path / "cloud.decoded.ply"
@@ -130,7 +157,7 @@ def test_usage_errors_and_version_are_one_line(monkeypatch, capsys):
     for argv, code, expected in ((["fit", "x.png", "--bpp", "abc"], 2, "inrcodec: error: Invalid value for '--bpp'"),
                                  (["--version"], 0, f"inrcodec {inrcodec.__version__}")):
         monkeypatch.setattr(sys, "argv", ["inrcodec", *argv])
-        with pytest.raises(SystemExit) as exit_:
+        with pytest.raises(SystemExit) as exit_, programs_released():  # main() opts in; the block restores
             cli.main()
         out = capsys.readouterr()
         assert exit_.value.code == code
@@ -152,7 +179,8 @@ def test_tiny_inputs_are_stored_exactly_and_cost_at_most_a_header_more_than_raw(
         path = write_ply(tmp_path / "tiny.ply", rng.random((10, 3)))
         raw = 10 * 3 * 8  # Open3D writes doubles
     signal = inrcodec.load(path)
-    report = inrcodec.encode_report(signal, steps=20)
+    fast = {"image": FAST, "audio": FAST_AUDIO, "cloud": (*FAST_POINTS, "arch.depth=4")}[source]
+    report = inrcodec.encode_report(signal, steps=10, overrides=(*fast, "fit.steps_per_call=10"))
     assert len(report.blob) <= raw + 64  # headers: signal, model, chunk framing, CRC
     if source != "cloud":  # a cloud's octree may still be smaller than its points, at 10-bit precision
         assert report.arch["name"] == "stored"

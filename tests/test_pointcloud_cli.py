@@ -19,7 +19,7 @@ def test_fit_decode_info_with_colours(tmp_path):
     source = write_ply(tmp_path / "scan.ply", points, colors, ascii=True)
     fitted = invoke("fit", source, "--depth", "6", *SET_FAST, *set_options(["fit.steps=400", "fit.lr=0.03"]))
     assert fitted.exit_code == 0, fitted.stderr
-    assert "600 points" in fitted.stdout and "bpp" in fitted.stdout and "d1_psnr" in fitted.stdout
+    assert "600 points" in fitted.stdout and "bits/point" in fitted.stdout and "d1_psnr" in fitted.stdout
     assert "rgb_psnr" in fitted.stdout
     coded = tmp_path / "scan.inrc"
     decoded = invoke("decode", coded, "-o", tmp_path / "out.ply")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from inrcodec.compile_cache import RELEASE_ENV
 from inrcodec.errors import FormatError, InputError
 from inrcodec.files import atomic_path
 from pipelines import SINGLE_THREAD_XLA_FLAGS
@@ -135,7 +136,10 @@ def _run_jobs(remote, jobs: Sequence[tuple[list[BatchItem], dict]], retries: int
 
 
 def _worker_env(cpus_per_job: float, gpus_per_job: float) -> dict[str, str]:
-    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # several fits may share one GPU
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # several fits may share one GPU
+           # A worker codes job after job: it releases each encode's compiled programs (a remote
+           # cluster's workers do not inherit this process's environment).
+           RELEASE_ENV: "1"}
     if gpus_per_job == 0:
         env["JAX_PLATFORMS"] = "cpu"
     if cpus_per_job <= 1:  # one XLA thread per job: N jobs then use N cores without oversubscription
