@@ -234,3 +234,21 @@ def test_16_bit_colour_pngs_keep_their_depth_through_read_and_write(tmp_path, mo
     reader = png.Reader(filename=str(tmp_path / "again.png")).asDirect()
     assert reader[3]["bitdepth"] == 16
     assert np.array_equal(inrcodec.load(tmp_path / "again.png").data, pixels)
+
+
+def test_a_file_well_under_its_target_says_so_in_the_result(tiny_png):
+    fitted = invoke("fit", tiny_png, "--bpp", "3", "--seed", "1", *set_options(FAST))
+    assert fitted.exit_code == 0, fitted.stderr
+    used = float(fitted.stdout.split(" bpp")[0].rsplit(" ", 1)[1])
+    notes = [line for line in fitted.stdout.splitlines() if line.startswith("note: ")]
+    assert (used < 0.9 * 3) == bool(notes)
+    assert not notes or f"{used:.3g} of the 3 bpp allowed" in notes[0]
+
+
+def test_batch_progress_counts_what_runs_and_names_the_device_plainly():
+    from pipelines.batch.job import _device
+    from pipelines.batch.run import _slots
+
+    assert _device() == "cpu"
+    assert _slots({"CPU": 1.0}, 1.0, 0.0) == 1 and _slots({"CPU": 8.0}, 2.0, 0.0) == 4
+    assert _slots({"CPU": 8.0, "GPU": 1.0}, 1.0, 0.5) == 2
