@@ -311,7 +311,7 @@ _BENCHES = (
     ),
     _Bench(
         name="pointcloud",
-        doc="Code point clouds with inrcodec (a depth sweep) and Draco (a quantisation sweep); write RD\n"
+        doc="Code point clouds with inrcodec (a depth sweep) and Draco (a quantization sweep); write RD\n"
             "curves on D1 and D2 PSNR, BD-rates and plots." + _RESUMES,
         inputs_help="PLY files or folders of them.",
         codecs="draco",

@@ -26,7 +26,7 @@ class FitConfig:
     steps_per_call: int = 100
     qat_fraction: float = 0.15
     qat_lr_fraction: float = 0.1
-    # Feature grids are trained at this fixed quantisation step code (step = 2^(code/8)) with
+    # Feature grids are trained at this fixed quantization step code (step = 2^(code/8)) with
     # a rate term; lmbda is its starting weight (MSE per bit per sample), moved by a controller
     # toward the rate target when there is one.
     grid_step_code: int = -32

@@ -27,7 +27,7 @@ MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version wr
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
 TAG_MODEL = 0x02  # architecture code + hyper-parameters
-TAG_TENSORS = 0x03  # tensor table: quantisation step and entropy model per tensor
+TAG_TENSORS = 0x03  # tensor table: quantization step and entropy model per tensor
 TAG_PAYLOAD = 0x04  # entropy-coded integers
 TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-cloud files)
 # A signal coded as consecutive segments in time, each a complete .inrc file of its own: in

@@ -69,7 +69,7 @@ def train(
     batches and noise, so a pack of one is the plain fit and a signal fits alike in any pack.
 
     With ``quant_steps`` (a pack like the parameters; 0 = leave the leaf alone) the forward
-    pass sees the parameters rounded to those steps (straight-through): quantisation-aware
+    pass sees the parameters rounded to those steps (straight-through): quantization-aware
     fine-tuning. With ``rate`` the grid leaves are perturbed and their estimated bits per
     sample, weighted by each signal's lambda, are added to the loss; ``rate`` is updated in
     place (scales, lambdas, last estimates).

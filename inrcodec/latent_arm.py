@@ -1,6 +1,6 @@
 """The latent entropy model in exact integer arithmetic: what the range coder's probabilities are.
 
-The ARM's weights are quantised to power-of-two steps and evaluated in fixed point only
+The ARM's weights are quantized to power-of-two steps and evaluated in fixed point only
 (:mod:`inrcodec.fixed_point`). It outputs, per latent, a mean in quarter steps and a scale
 index. The weight of latent value ``k`` is the Laplace mass on the bin ``k ± 1/2`` taken from a
 table of integer tail weights at quarter-step distances (``pmf_rows``), whose decays are

@@ -86,7 +86,7 @@ class ContextMLP(eqx.Module):
         return (h @ self.weights[-1] + self.biases[-1])[..., 0]
 
 
-def quantised_tensors(model: ContextMLP, frac_bits: int) -> list[np.ndarray]:
+def quantized_tensors(model: ContextMLP, frac_bits: int) -> list[np.ndarray]:
     """Integer weights then biases, in the model's leaf order, at step 2^-frac_bits."""
     leaves = jax.tree_util.tree_leaves(model)
     return [np.round(np.asarray(leaf, np.float64) * 2.0**frac_bits).astype(np.int64) for leaf in leaves]

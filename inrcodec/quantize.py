@@ -1,4 +1,4 @@
-"""Pure functions for uniform per-tensor quantisation and the search for step sizes.
+"""Pure functions for uniform per-tensor quantization and the search for step sizes.
 
 A step is stored as a small integer code: ``step = 2 ** (code / STEPS_PER_OCTAVE)``.
 """
@@ -33,10 +33,10 @@ def dequantize(ints: np.ndarray, code: int) -> np.ndarray:
 
 
 def fake_quantize(params, steps):
-    """Straight-through rounding of every leaf to its step: forward quantised, gradient identity."""
+    """Straight-through rounding of every leaf to its step: forward quantized, gradient identity."""
 
     def one(p, s):
-        # A step of 0 marks a leaf that is quantised elsewhere (feature grids): leave it.
+        # A step of 0 marks a leaf that is quantized elsewhere (feature grids): leave it.
         rounded = jnp.where(s > 0, jnp.round(p / jnp.where(s > 0, s, 1.0)) * s, p)
         return p + jax.lax.stop_gradient(rounded - p)
 
@@ -55,7 +55,7 @@ class StepChoice:
 class StepSearch:
     """Per-tensor step search over ideal code lengths and measured distortion.
 
-    ``psnr_of(dequantised_leaves)`` renders the signal and measures it. Costs per tensor and
+    ``psnr_of(dequantized_leaves)`` renders the signal and measures it. Costs per tensor and
     step are cached, so a search evaluates the entropy model once per (tensor, code).
     """
 

@@ -1,6 +1,6 @@
 """A differentiable stand-in for the coded size of feature grids, and a controller for its weight.
 
-Grid entries are trained at a fixed quantisation step ``q``: the forward pass sees them with
+Grid entries are trained at a fixed quantization step ``q``: the forward pass sees them with
 uniform noise of one step (early) or rounded with a straight-through gradient (late), and a
 zero-centred Laplace with a learned scale per table prices each entry at
 ``-log2(F(y + q/2) - F(y - q/2))`` bits, close to what the integer model of ``entropy`` then

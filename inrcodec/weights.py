@@ -56,7 +56,7 @@ def with_leaves(model, new_leaves: Sequence[np.ndarray]):
 
 
 def encode(model, codes: Sequence[int]) -> tuple[bytes, bytes, list[np.ndarray]]:
-    """Quantise every leaf with its step code and entropy-code it.
+    """Quantize every leaf with its step code and entropy-code it.
 
     Returns the tensor-table chunk, the payload chunk and the integer tensors.
     """
@@ -85,17 +85,17 @@ def decode_ints(config: ArchConfig, table: bytes, payload: bytes) -> tuple[list[
         codes.append(r.svarint(limit=1 << 12))
         models.append(entropy.TensorModel.read(r))
         if not quantize.MIN_CODE <= codes[-1] <= quantize.MAX_CODE:
-            raise FormatError(f"quantisation step code {codes[-1]} out of range")
+            raise FormatError(f"quantization step code {codes[-1]} out of range")
     r.expect_end()
     ints = entropy.decode(payload, sizes, models)
     return [q.reshape(s) for q, s in zip(ints, shapes)], codes
 
 
 def decode(config: ArchConfig, table: bytes, payload: bytes):
-    """Rebuild the dequantised model from its chunks."""
+    """Rebuild the dequantized model from its chunks."""
     return from_ints(config, *decode_ints(config, table, payload))
 
 
 def from_ints(config: ArchConfig, ints: Sequence[np.ndarray], codes: Sequence[int]):
-    """The dequantised model from integer tensors and their step codes."""
+    """The dequantized model from integer tensors and their step codes."""
     return with_leaves(skeleton(config), [quantize.dequantize(q, c) for q, c in zip(ints, codes)])

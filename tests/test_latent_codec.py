@@ -135,7 +135,7 @@ def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(mo
     assert max(fracs[: arch.arm_depth]) < fracs[n_arm - 1]
 
 
-def test_integer_arm_follows_the_float_arm_it_was_quantised_from():
+def test_integer_arm_follows_the_float_arm_it_was_quantized_from():
     arch = LatentGridConfig(levels=2, arm_width=8)
     net = arch.build(jax.random.PRNGKey(1))
     rng = np.random.default_rng(0)

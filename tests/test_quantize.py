@@ -7,7 +7,7 @@ def _search(frozen=None, floor=1e-12):
     rng = np.random.default_rng(0)
     leaves = [rng.normal(0, 1, 400).astype(np.float32), rng.normal(0, 0.1, 50).astype(np.float32)]
 
-    def psnr_of(deq):  # distortion of the dequantised leaves themselves, plus an error floor
+    def psnr_of(deq):  # distortion of the dequantized leaves themselves, plus an error floor
         mse = np.mean(np.concatenate([(a - b) ** 2 for a, b in zip(leaves, deq)]))
         return 10 * np.log10(1.0 / max(mse + floor, 1e-12))
 

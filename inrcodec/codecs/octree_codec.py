@@ -2,7 +2,7 @@
 probabilities from a fitted occupancy field, plus an optional colour field.
 
 Encoder: voxelise the cloud in its bounding cube at ``depth`` bits per axis; fit the occupancy
-network (:mod:`inrcodec.occupancy`) to the octree's child masks, level by level; quantise it
+network (:mod:`inrcodec.occupancy`) to the octree's child masks, level by level; quantize it
 to power-of-two steps; range-code every level's masks with the fixed-point probabilities.
 With a rate target the deepest octree whose file fits is chosen. Decoder: the same network
 predicts each level from the one above, so no cell outside the occupied octree is evaluated.
@@ -208,7 +208,7 @@ class FittedContext:
 
 
 def _fit_context(levels, depth, width, config, key, progress) -> FittedContext:
-    """Fit the occupancy network on the levels above ``depth``; quantise it at the best steps."""
+    """Fit the occupancy network on the levels above ``depth``; quantize it at the best steps."""
     features, labels, coverage = _training_set(levels, depth, np.random.default_rng(config.seed))
     report = (lambda d, t, loss: progress("fit", d, t, loss)) if progress else None
     model = fit_occupancy.fit(features, labels, width=width, depth=config.arch.context_depth,

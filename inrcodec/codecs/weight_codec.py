@@ -215,8 +215,8 @@ def _code(model, codes, signal_chunk, model_chunk, groups, frozen, budget, fixed
     while budget is not None and len(blob) * 8 > budget and min(codes) < quantize.MAX_CODE:
         codes = [min(c + 1, quantize.MAX_CODE) for c in codes]  # last resort: the target is a hard limit
         blob = _pack(signal_chunk, model_chunk, model, codes)
-    dequantised = [quantize.dequantize(quantize.quantize(leaf, c), c) for leaf, c in zip(weights.leaves(model), codes)]
-    return blob, evaluate(model, dequantised)
+    dequantized = [quantize.dequantize(quantize.quantize(leaf, c), c) for leaf, c in zip(weights.leaves(model), codes)]
+    return blob, evaluate(model, dequantized)
 
 
 def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits, mlp_offset: int = -24):
@@ -224,7 +224,7 @@ def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits
     moderate precision (steps of 1/8 of each tensor's spread).
 
     Without this a grid that overshot its rate would leave the MLP no bits, and the search
-    would quantise the MLP to nothing: a blank output instead of a slightly coarser one.
+    would quantize the MLP to nothing: a blank output instead of a slightly coarser one.
     """
     if budget is None or not frozen:
         return model

@@ -1,7 +1,7 @@
 """Latent grids + synthesis network + autoregressive entropy model (Cool-chic / C3 family).
 
 An image is represented by ``levels`` 2-D grids of latents, level ``l`` of size
-ceil(H / 2^l) x ceil(W / 2^l), quantised to integers; a video (``latentvideo``) by 3-D grids
+ceil(H / 2^l) x ceil(W / 2^l), quantized to integers; a video (``latentvideo``) by 3-D grids
 of ceil(T / 2^l) x ceil(H / 2^l) x ceil(W / 2^l). The decoder upsamples every grid to the
 signal's size (cubic along each axis), and a small synthesis network turns the stacked latents
 into pixels: 1x1 layers (a per-pixel MLP) then residual 3x3 convolutions within each frame. The

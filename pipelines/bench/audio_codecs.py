@@ -4,7 +4,7 @@ Every codec encodes a (samples, channels) float32 clip in [-1, 1] at a nominal b
 (kbit/s) and decodes it back to the input's sample rate and channel count. The byte count is
 the whole file exactly as ffmpeg wrote it (container headers included), so that
 kbit/s = 8 * bytes / duration / 1000 compares with the size of an ``.inrc`` file. Clips go to
-ffmpeg as 32-bit float WAV, so no codec sees a requantised input.
+ffmpeg as 32-bit float WAV, so no codec sees a requantized input.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ class JpegCodec(PillowCodec):
     name = "jpeg"
     format = "JPEG"
     param = "quality"
-    # Starts at 3: below, the baseline quantisation tables saturate (q=1 and 2: same file).
+    # Starts at 3: below, the baseline quantization tables saturate (q=1 and 2: same file).
     qualities = (3, 5, 10, 20, 30, 45, 60, 75, 85, 92)
 
     def __init__(self, optimize: bool = False) -> None:
@@ -134,7 +134,7 @@ class WebpCodec(PillowCodec):
 
 class AvifCodec(PillowCodec):
     """AVIF through libavif + libaom. Pillow's ``quality`` is libavif's 0-100 quality scale
-    (100 = lossless), which libavif maps onto the AV1 quantiser; ``speed`` 0 is slowest."""
+    (100 = lossless), which libavif maps onto the AV1 quantizer; ``speed`` 0 is slowest."""
 
     name = "avif"
     format = "AVIF"

@@ -5,7 +5,7 @@ Every run yields records with one schema, whatever the codec::
     {"codec", "version", "settings", "file", "param", "bytes", "bpp", "d1_psnr", "d2_psnr",
      ["y_psnr", "rgb_psnr",] "decoded_points", "encode_s", "decode_s"}
 
-``param`` is the swept parameter (Draco's quantisation bits, the INR's octree depth); ``bpp`` =
+``param`` is the swept parameter (Draco's quantization bits, the INR's octree depth); ``bpp`` =
 8 * bytes / input points from the real coded size; D1/D2 PSNR follow the MPEG convention
 (``inrcodec.metrics.point_cloud_metrics``), with the input's normals, estimated once per cloud
 when the file has none.
@@ -42,7 +42,7 @@ def load_clouds(paths: Iterable[str | Path]) -> list[Cloud]:
 
 
 class Draco:
-    """Google Draco through DracoPy: positions (and colours) quantised to ``bits`` per axis;
+    """Google Draco through DracoPy: positions (and colours) quantized to ``bits`` per axis;
     ``qualities``: the bits of the sweep."""
 
     name = "draco"
@@ -80,7 +80,7 @@ POINTCLOUD_CODECS: dict[str, type[Draco]] = {Draco.name: Draco}
 
 
 def run_baselines(clouds: Sequence[Cloud], codecs: Sequence[Draco]) -> list[dict[str, Any]]:
-    """Code every cloud with every codec at each of its quantisation settings."""
+    """Code every cloud with every codec at each of its quantization settings."""
     records = []
     for codec in codecs:
         for name, signal in clouds:
