@@ -9,6 +9,7 @@ the signal's own order (point clouds: positions, then colours), as a raw deflate
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from typing import Any
@@ -76,7 +77,9 @@ def smaller_of(encoded: Encoded, signal: Signal) -> Encoded:
     if signal.data.nbytes > MAX_TRIED_BYTES:
         return encoded
     stored = STORED_CODEC.encode(signal)
-    return stored if len(stored.blob) <= len(encoded.blob) else encoded
+    if len(stored.blob) > len(encoded.blob):
+        return encoded
+    return dataclasses.replace(stored, fit_seconds=encoded.fit_seconds + stored.fit_seconds)  # the fit was spent too
 
 
 def _channels(signal: Signal) -> int:

@@ -12,6 +12,7 @@ exists and passes the container's checksum, and redoes the rest.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -70,8 +71,9 @@ def run_batch(
     started_here = not ray.is_initialized()
     if started_here:
         local = {"num_cpus": num_cpus, "object_store_memory": LOCAL_OBJECT_STORE} if address is None else {}
-        if address is None:  # Ray's own default for a local cluster, chosen explicitly so that it says nothing
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # Ray announces on stderr that it enables token authentication for a local cluster (its
+        # default, kept); the batch's own output is its summary.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": _worker_env(cpus_per_job, gpus_per_job)}, **local)
     try:
