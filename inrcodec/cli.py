@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-UNSPENT = 0.9  # a file under this share of its rate target gets a note saying so
+UNSPENT = 0.95  # a file under this share of its rate target gets a note saying so
 
 # Options that several commands share.
 SetOption = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: section.key=value.")]
