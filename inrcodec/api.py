@@ -120,16 +120,26 @@ def encode_signal(signal: Signal, config: config_mod.CodecConfig, progress: Prog
     modality = REGISTRY[signal.modality]
     codec = codec_for(config.arch.name, modality, ConfigError)
     count = segment_count(modality, signal, config.fit.max_samples)
-    if count > 1:
-        return encode_segments(modality, signal, config, count, codec.encode, progress)
+    if count > 1:  # each segment is coded as a signal of its own, by this function
+        return encode_segments(modality, signal, config, count, encode_signal, progress)
     return smaller_of(codec.encode(signal, config, progress), signal)
 
 
 def can_pack(signal: Signal, config: config_mod.CodecConfig) -> bool:
-    """Whether ``codecs.weight_codec.encode_signals`` may fit this signal in a pack with others:
-    one network over all of its samples, in one segment."""
+    """Whether ``encode_pack`` may fit this signal together with others: one network over all
+    of its samples, in one segment, by a codec that fits packs."""
     codec = BY_ARCH[config.arch.name]
-    return codec.packable and segment_count(REGISTRY[signal.modality], signal, config.fit.max_samples) == 1
+    modality = REGISTRY[signal.modality]
+    return (codec.packable and modality.name in codec.modalities
+            and segment_count(modality, signal, config.fit.max_samples) == 1)
+
+
+def encode_pack(signals: list[Signal], config: config_mod.CodecConfig) -> list[Encoded]:
+    """Code signals that ``can_pack`` together, one file each (the file ``encode_signal`` would
+    make of each, up to float rounding)."""
+    from inrcodec.codecs.weight_codec import encode_signals
+
+    return [smaller_of(encoded, signal) for encoded, signal in zip(encode_signals(signals, config), signals)]
 
 
 def measure(signal: Signal, encoded: Encoded) -> EncodeReport:

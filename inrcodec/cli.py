@@ -134,7 +134,9 @@ def fit(
     api.write_encoded(report, output, force=force, source=input)
     summary = {"input": str(input), "output": str(output), **report.summary()}
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        from inrcodec.metrics import json_ready
+
+        typer.echo(json.dumps(json_ready(summary), indent=2, allow_nan=False))
     else:
         units = {"bpp": "bits/point"} if signal.modality == "pointcloud" else {}
         rates = ", ".join(f"{v:.4f} {units.get(k, k)}" for k, v in report.rate.items())
@@ -142,7 +144,7 @@ def fit(
         typer.echo(f"{output}: {_extent(signal)}{len(report.blob)} bytes, {rates}, {quality}, "
                    f"fit {report.fit_seconds:.1f} s")
         used = report.rate.get(modality.rate_unit)
-        if target and used < UNSPENT * target:
+        if target and used < UNSPENT * target and report.arch["name"] != "stored":  # stored: exact already
             typer.echo(f"note: {used:.3g} of the {target:g} {units.get(modality.rate_unit, modality.rate_unit)} "
                        "allowed is used: the fit found nothing worth the rest at these settings "
                        "(more --steps or a larger preset may spend it)")

@@ -147,3 +147,9 @@ def _point_psnr(mse: float) -> float:
 
 def _psnr_of(mse: float, peak: float, factor: float = 1.0) -> float:
     return float("inf") if mse <= 0 else float(10.0 * np.log10(factor * peak**2 / mse))
+
+
+def json_ready(record: dict) -> dict:
+    """The record with non-finite numbers as None: JSON has no infinity (the PSNR of an exact,
+    stored file) and strict parsers reject the ``Infinity`` Python writes."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}

@@ -86,12 +86,6 @@ class ContextMLP(eqx.Module):
         return (h @ self.weights[-1] + self.biases[-1])[..., 0]
 
 
-def quantized_tensors(model: ContextMLP, frac_bits: int) -> list[np.ndarray]:
-    """Integer weights then biases, in the model's leaf order, at step 2^-frac_bits."""
-    leaves = jax.tree_util.tree_leaves(model)
-    return [np.round(np.asarray(leaf, np.float64) * 2.0**frac_bits).astype(np.int64) for leaf in leaves]
-
-
 def check_tensors(ints: list[np.ndarray]) -> None:
     """Raise FormatError unless the integer weights fit the fixed-point bounds."""
     if any(np.abs(t).max(initial=0) >= 1 << 16 for t in ints):

@@ -252,3 +252,42 @@ def test_batch_progress_counts_what_runs_and_names_the_device_plainly():
     assert _device() == "cpu"
     assert _slots({"CPU": 1.0}, 1.0, 0.0) == 1 and _slots({"CPU": 8.0}, 2.0, 0.0) == 4
     assert _slots({"CPU": 8.0, "GPU": 1.0}, 1.0, 0.5) == 2
+
+
+def test_a_png_with_an_sbit_chunk_keeps_its_16_bit_values(tmp_path):
+    import png
+
+    pixels = (np.arange(2 * 3 * 3).reshape(2, 3, 3) * 4096).astype(np.uint16)  # 12 significant bits
+    path = tmp_path / "camera.png"
+    png.Writer(3, 2, greyscale=False, bitdepth=16).write(open(path, "wb"), pixels.reshape(2, 9))
+    raw = path.read_bytes()
+    ihdr_end = 8 + 8 + 13 + 4
+    sbit = b"sBIT" + bytes([12, 12, 12])
+    import zlib
+
+    chunk = (3).to_bytes(4, "big") + sbit + zlib.crc32(sbit).to_bytes(4, "big")
+    path.write_bytes(raw[:ihdr_end] + chunk + raw[ihdr_end:])
+    assert np.array_equal(inrcodec.load(path).data, pixels)
+
+
+def test_packs_and_single_fits_make_the_same_choice_and_clouds_never_pack(tmp_path):
+    from inrcodec.api import can_pack, encode_pack, make_config
+
+    tiny = inrcodec.Signal("image", crop_of_sample(8), {"height": 8, "width": 8, "channels": 3, "bits": 8})
+    config = make_config("image", overrides=(*FAST, "fit.steps=10", "fit.steps_per_call=10"))
+    assert can_pack(tiny, config)
+    [packed] = encode_pack([tiny], config)
+    assert packed.arch.name == "stored"  # as inrcodec.encode would choose
+    cloud = inrcodec.load(write_ply(tmp_path / "c.ply", sphere_cloud(50)[0]))
+    assert not can_pack(cloud, config)
+
+
+def test_an_exact_file_reports_null_not_infinity_in_json(tmp_path):
+    path = tmp_path / "tiny.png"
+    iio.imwrite(path, crop_of_sample(8))
+    fitted = invoke("fit", path, "--json", *set_options((*FAST, "fit.steps=10", "fit.steps_per_call=10")))
+    assert fitted.exit_code == 0, fitted.stderr
+    summary = json.loads(fitted.stdout)
+    assert summary["arch"]["name"] == "stored" and summary["psnr"] is None and "note" not in fitted.stdout
+    with pytest.raises(ConfigError, match="its own size"):
+        inrcodec.decode(tmp_path / "tiny.inrc", scale=2)

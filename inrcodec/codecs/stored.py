@@ -32,7 +32,6 @@ MAX_STORED_BYTES = 1 << 28
 MAX_INFLATE_RATIO = 1032
 # Audio formats whose samples are multiples of 2^-15 in [-1, 1): int16 holds them exactly.
 INT16_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16")
-DTYPES = {"int16": "<i2", "float32": "<f4", "float64": "<f8"}
 
 
 class StoredCodec(Codec):
@@ -56,7 +55,7 @@ class StoredCodec(Codec):
     def decode(self, parsed: container.Container, modality: Modality, meta: dict[str, Any], arch: ArchConfig,
                scale: float, fps_scale: float) -> Signal:
         if scale != 1.0 or fps_scale != 1.0:
-            raise FormatError("this file stores its samples exactly; it decodes at its own size only "
+            raise ConfigError("this file stores its samples exactly; it decodes at its own size only "
                               "(no --scale or --fps-scale)")
         return _signal(_inflate(parsed, modality, meta, arch), modality, meta, arch)
 
@@ -64,6 +63,7 @@ class StoredCodec(Codec):
         return [np.frombuffer(_inflate(parsed, modality, meta, arch), np.uint8)]
 
     def describe(self, parsed, modality, meta, arch) -> dict[str, Any]:
+        _check_layout(parsed, modality, arch)
         return {"parameters": 0, "macs_per_sample": 0, "tensors": [],
                 "stored": {"layout": arch.layout, "bytes": _expected_bytes(modality, meta, arch)}}
 
@@ -130,12 +130,7 @@ def _expected_bytes(modality: Modality, meta: dict[str, Any], arch: StoredConfig
 
 def _inflate(parsed: container.Container, modality: Modality, meta: dict[str, Any], arch: ArchConfig) -> bytes:
     """The payload's samples; the header's size bounds what is inflated, before any of it is."""
-    if parsed.tensors or parsed.geometry is not None or parsed.latents is not None:
-        raise FormatError("a stored file holds its samples in the payload only")
-    if arch.layout == 0 and modality.name not in ("image", "video") or \
-            arch.layout != 0 and modality.name in ("image", "video") or \
-            arch.layout == 1 and modality.name != "audio" or arch.layout == 3 and modality.name != "pointcloud":
-        raise FormatError(f"stored layout {arch.layout} does not fit a {modality.name}")
+    _check_layout(parsed, modality, arch)
     expected = _expected_bytes(modality, meta, arch)
     if expected > min(MAX_STORED_BYTES, MAX_INFLATE_RATIO * len(parsed.payload) + 64):
         raise FormatError(f"the header declares {expected} bytes of stored samples, more than the "
@@ -148,6 +143,15 @@ def _inflate(parsed: container.Container, modality: Modality, meta: dict[str, An
     if len(data) != expected or inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
         raise FormatError(f"stored samples are not the {expected} bytes the header declares")
     return data
+
+
+def _check_layout(parsed: container.Container, modality: Modality, arch: StoredConfig) -> None:
+    if parsed.tensors or parsed.geometry is not None or parsed.latents is not None:
+        raise FormatError("a stored file holds its samples in the payload only")
+    if arch.layout == 0 and modality.name not in ("image", "video") or \
+            arch.layout != 0 and modality.name in ("image", "video") or \
+            arch.layout == 1 and modality.name != "audio" or arch.layout == 3 and modality.name != "pointcloud":
+        raise FormatError(f"stored layout {arch.layout} does not fit a {modality.name}")
 
 
 def _signal(data: bytes, modality: Modality, meta: dict[str, Any], arch: StoredConfig) -> Signal:

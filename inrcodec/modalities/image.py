@@ -125,7 +125,8 @@ def _is_png16(path: Path) -> bool:
 def _read_png16(path: Path) -> np.ndarray:
     import png
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    # read(), not asDirect(): asDirect() shifts samples down to an sBIT chunk's depth.
+    width, height, rows, info = png.Reader(filename=str(path)).read()
     if width * height > MAX_PIXELS:
         raise InputError(f"{path}: image size {height}x{width} outside the supported range")
     data = np.vstack([np.asarray(row, np.uint16) for row in rows])

@@ -30,8 +30,7 @@ def pack_job(sources: list[str], outputs: list[str], options: dict[str, Any]) ->
     its own Ray task when this runs inside Ray, and assembled here into one file.
     """
     import inrcodec
-    from inrcodec.api import can_pack
-    from inrcodec.codecs.weight_codec import encode_signals
+    from inrcodec.api import can_pack, encode_pack
 
     start = time.perf_counter()
     node, device = socket.gethostname(), _device()
@@ -51,7 +50,7 @@ def pack_job(sources: list[str], outputs: list[str], options: dict[str, Any]) ->
             alone.append((i, signal, config))
     for config, members in packs.items():
         try:
-            encoded = encode_signals([signal for _, signal in members], config)
+            encoded = encode_pack([signal for _, signal in members], config)
         except inrcodec.InrcodecError:  # fit each alone, so that each gets its own error or file
             alone += [(i, signal, config) for i, signal in members]
             continue

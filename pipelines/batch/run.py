@@ -21,6 +21,7 @@ from typing import Any
 
 from inrcodec.compile_cache import RELEASE_ENV
 from inrcodec.errors import FormatError, InputError
+from inrcodec.metrics import json_ready
 from inrcodec.files import atomic_path
 from pipelines import SINGLE_THREAD_XLA_FLAGS
 from pipelines.batch.inputs import BatchItem
@@ -90,7 +91,7 @@ def run_batch(
         {"path": str(path), "status": SKIPPED, "reason": f"unsupported file type {path.suffix.lower() or '(none)'!r}"}
         for path in unsupported]
     with atomic_path(results) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in ordered))
+        tmp.write_text("".join(json.dumps(json_ready(r), allow_nan=False) + "\n" for r in ordered))
     return ordered
 
 
@@ -174,7 +175,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(json_ready(record), allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
