@@ -123,7 +123,7 @@ def fit(
     for name in signal.meta.get("ignored_properties", ()):
         typer.echo(f"note: {input}: vertex property {name!r} is not coded", err=True)
     for name in signal.meta.get("ignored_elements", ()):
-        typer.echo(f"note: {input}: the {name} elements (e.g. mesh faces) are not coded, only the vertices", err=True)
+        typer.echo(f"note: {input}: the PLY's {name} elements are not coded, only its vertices", err=True)
     set_ = list(set_ or ()) + ([f"arch.depth={depth}"] if depth is not None else []) + \
         ([f"fit.lmbda={lmbda}"] if lmbda is not None else [])
     config_opts = dict(target=target, config=config, steps=steps, seed=seed, overrides=tuple(set_ or ()))
