@@ -74,6 +74,14 @@ def user_errors(fn):
     return wrapper
 
 
+def _require(module: str, extra: str, what: str) -> None:
+    """One line naming the extra to install when an optional dependency is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        _fail(f"{what} needs {module}, which is not installed: pip install 'inrcodec[{extra}]'")
+
+
 def _positive(name: str, value: Optional[float]) -> None:
     if value is not None and not (value > 0 and math.isfinite(value)):
         _fail(f"--{name} must be a positive number, got {value}", 2)
@@ -239,6 +247,7 @@ def batch(
 
     Rerunning the command skips finished outputs and redoes the rest."""
     _check_fit_options(bpp, kbps, steps)
+    _require("ray", "batch", "inrcodec batch")
     from inrcodec import api
     from pipelines.batch.inputs import collect, unsupported_files
     from pipelines.batch.job import FAILED
@@ -343,6 +352,9 @@ def _add_bench_command(bench: _Bench) -> None:
             if not value >= 0:
                 _fail(f"--{name} must not be negative, got {value}", 2)
         targets = _bench_targets(inputs, rates, jobs, f"--{bench.targets_option}")
+        _require("matplotlib", "bench", "inrcodec bench")
+        if bench.name == "pointcloud" and "draco" in codecs.split(","):
+            _require("DracoPy", "bench", "the Draco baseline")
         from pipelines.bench.run import run
         from pipelines.bench.specs import SPECS
 

@@ -291,3 +291,18 @@ def test_an_exact_file_reports_null_not_infinity_in_json(tmp_path):
     assert summary["arch"]["name"] == "stored" and summary["psnr"] is None and "note" not in fitted.stdout
     with pytest.raises(ConfigError, match="its own size"):
         inrcodec.decode(tmp_path / "tiny.inrc", scale=2)
+
+
+@pytest.mark.parametrize("command,missing,extra", [
+    (["batch", "{folder}", "-o", "{folder}/out"], "ray", "batch"),
+    (["bench", "image", "{folder}"], "matplotlib", "bench"),
+    (["bench", "pointcloud", "{folder}"], "DracoPy", "bench"),
+])
+def test_a_missing_optional_extra_is_named_in_one_line(tmp_path, monkeypatch, command, missing, extra):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else find_spec(name, *a))
+    iio.imwrite(tmp_path / "a.png", crop_of_sample(8))
+    result = invoke(*[part.format(folder=tmp_path) for part in command])
+    assert_one_line_error(result, f"needs {missing}", f"pip install 'inrcodec[{extra}]'")
