@@ -45,7 +45,7 @@ class StoredCodec(Codec):
             raise ConfigError(f"a stored {signal.modality} holds at most {MAX_STORED_BYTES} bytes of samples; "
                               "choose a network architecture")
         layout = _layout(signal)
-        arch = StoredConfig(in_dim=modality.coord_dim, out_dim=_channels(signal), layout=layout)
+        arch = StoredConfig(in_dim=modality.coord_dim, out_dim=_channels(modality, signal.meta), layout=layout)
         deflater = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: no zlib header or checksum
         payload = deflater.compress(_sample_bytes(signal, layout)) + deflater.flush()
         blob = container.pack(container.Container(write_signal_chunk(modality, signal.meta), write_arch(arch), b"",
@@ -68,7 +68,7 @@ class StoredCodec(Codec):
                 "stored": {"layout": arch.layout, "bytes": _expected_bytes(modality, meta, arch)}}
 
     def check_arch(self, arch: ArchConfig, modality: Modality, meta: dict[str, Any]) -> None:
-        if arch.in_dim != modality.coord_dim or arch.out_dim != _meta_channels(modality, meta):
+        if arch.in_dim != modality.coord_dim or arch.out_dim != _channels(modality, meta):
             raise FormatError(f"stored samples of {arch.out_dim} channels do not match the {modality.name} header")
 
 
@@ -82,12 +82,8 @@ def smaller_of(encoded: Encoded, signal: Signal) -> Encoded:
     return dataclasses.replace(stored, fit_seconds=encoded.fit_seconds + stored.fit_seconds)  # the fit was spent too
 
 
-def _channels(signal: Signal) -> int:
-    return 3 if signal.modality == "pointcloud" and "colors" in signal.attributes else \
-        0 if signal.modality == "pointcloud" else int(signal.meta["channels"])
-
-
-def _meta_channels(modality: Modality, meta: dict[str, Any]) -> int:
+def _channels(modality: Modality, meta: dict[str, Any]) -> int:
+    """Values per sample: colour channels of a point cloud (0 or 3), else the header's channels."""
     return (3 if meta["colour"] else 0) if modality.name == "pointcloud" else int(meta["channels"])
 
 
