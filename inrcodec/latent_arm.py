@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -93,23 +94,50 @@ def pmf_rows(mean: np.ndarray, scale: np.ndarray, low: int, high: int) -> np.nda
     ``2^21 - W[-a] - W[b]`` for the bin that holds it; plus one, so no value is impossible.
     """
     alphabet = high - low + 1
-    table = weight_table(4 * alphabet + 8)
-    last = table.shape[1] - 1
     centre = np.clip(mean >> MEAN_BITS, low, high)
     frac = mean - (centre << MEAN_BITS)  # 0..3 unless the mean was clipped into the alphabet
     values = np.arange(low, high + 1)
     lower = 4 * (values[None, :] - centre[:, None]) - frac[:, None] - 2
+    return _bin_weights(lower, scale[:, None], weight_table(4 * alphabet + 8)).astype(np.float64)
+
+
+def _bin_weights(lower: np.ndarray, scale: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Integer weight (plus one) of the unit bins whose lower edges are ``lower`` quarter steps
+    from the mean, at scale indices ``scale``; distances beyond the table read its last column."""
+    last = table.shape[1] - 1
     upper = lower + 4
-    s = scale[:, None]
 
     def tail(distance):
-        return table[s, np.minimum(distance, last)]
+        return table[scale, np.minimum(distance, last)]
 
     right = tail(np.maximum(lower, 0)) - tail(np.maximum(upper, 0))
     left = tail(np.maximum(-upper, 0)) - tail(np.maximum(-lower, 0))
     middle = (2 << WEIGHT_BITS) - tail(np.maximum(-lower, 0)) - tail(np.maximum(upper, 0))
-    weights = np.where(lower >= 0, right, np.where(upper <= 0, left, middle))
-    return (weights + 1).astype(np.float64)
+    return np.where(lower >= 0, right, np.where(upper <= 0, left, middle)) + 1
+
+
+@functools.lru_cache(maxsize=64)
+def max_probability(low: int, high: int) -> float:
+    """The largest probability a :func:`pmf_rows` row of the alphabet ``low..high`` can give a
+    value, whatever the ARM predicts (1 for a one-value alphabet, where nothing is coded).
+
+    A row's weights are bins at quarter-step offsets ``d, d + 4, ...`` from the mean, so its
+    largest weight ``F(d)`` sits beside ``F(d - 4)`` or ``F(d + 4)`` and ``alphabet - 2`` more
+    weights of at least one: that bounds the largest probability below 1 for every mean and
+    scale at once, without enumerating rows (an alphabet may hold 2049 values). It bounds the
+    work of a latents chunk: every latent costs at least -log2 of it.
+    """
+    alphabet = high - low + 1
+    if alphabet == 1:
+        return 1.0
+    table = weight_table(4 * alphabet + 8)
+    reach = table.shape[1] + 8  # beyond this offset every bin weighs exactly one
+    lower = np.arange(-reach, reach + 1)[None, :] - 2
+    weight = _bin_weights(lower, np.arange(SCALES)[:, None], table).astype(np.float64)
+    ones = np.ones((SCALES, 4))
+    padded = np.concatenate([ones, weight, ones], axis=1)
+    neighbour = np.minimum(padded[:, :-8], padded[:, 8:])
+    return float(np.max(weight / (weight + neighbour + (alphabet - 2))))
 
 
 def padded_grid(shape: tuple[int, ...], pad) -> np.ndarray:
@@ -127,21 +155,45 @@ def contexts(padded: np.ndarray, positions: tuple[np.ndarray, ...], offsets, pad
     return np.stack([padded[tuple(b + d for b, d in zip(base, offset))] for offset in offsets], axis=-1)
 
 
-def wavefronts(shape: tuple[int, ...], offsets) -> list[tuple[np.ndarray, ...]]:
+def wavefronts(shape: tuple[int, ...], offsets) -> Iterator[tuple[np.ndarray, ...]]:
     """The grid's positions in coding order, as groups that can be decoded together.
 
     A position ``p`` is on wavefront ``a . p``, with weights ``a`` (1 for the last axis, and
     for each earlier axis one more than the largest reach of the later ones) that put every
     causal neighbour on an earlier wavefront. For an image grid with neighbours ``cols``
     columns to each side that is ``row * (cols + 1) + col``. Within a wavefront positions are
-    in raster order.
+    in raster order. Generated one wavefront at a time: nothing the size of the grid is built.
     """
+    weights = wavefront_weights(shape, offsets)
+    last = sum(w * (n - 1) for w, n in zip(weights, shape))
+    for t in range(last + 1):
+        positions = _wavefront(shape, weights, t)
+        if positions[0].size:
+            yield positions
+
+
+def wavefront_weights(shape: tuple[int, ...], offsets) -> list[int]:
+    """Per axis, the weight of a position's index in its wavefront number (see :func:`wavefronts`)."""
     reach = [max(abs(d[axis]) for d in offsets) for axis in range(len(shape))]
     weights = [1] * len(shape)
     for axis in range(len(shape) - 2, -1, -1):
         weights[axis] = 1 + sum(w * r for w, r in zip(weights[axis + 1 :], reach[axis + 1 :]))
-    index = sum(w * i for w, i in zip(weights, np.indices(shape))).reshape(-1)
-    order = np.argsort(index, kind="stable")
-    starts = np.flatnonzero(np.diff(index[order], prepend=-1))
-    positions = np.unravel_index(order, shape)
-    return [tuple(axis[a:b] for axis in positions) for a, b in zip(starts, list(starts[1:]) + [order.size])]
+    return weights
+
+
+def _wavefront(shape: tuple[int, ...], weights: list[int], t: int) -> tuple[np.ndarray, ...]:
+    """The positions ``p`` of ``shape`` with ``weights . p == t``, in raster order."""
+    if len(shape) == 1:  # the last axis has weight 1
+        index = np.arange(t, t + 1) if 0 <= t < shape[0] else np.arange(0)
+        return (index,)
+    rest = sum(w * (n - 1) for w, n in zip(weights[1:], shape[1:]))
+    first = range(max(0, -(-(t - rest) // weights[0])), min(shape[0] - 1, t // weights[0]) + 1)
+    if len(shape) == 2:  # the column follows from the row: one vector per wavefront
+        rows = np.arange(first.start, first.stop)
+        return rows, t - weights[0] * rows
+    parts = [(i, _wavefront(shape[1:], weights[1:], t - weights[0] * i)) for i in first]
+    parts = [(i, p) for i, p in parts if p[0].size]
+    if not parts:
+        return tuple(np.arange(0) for _ in shape)
+    leading = np.concatenate([np.full(p[0].size, i) for i, p in parts])
+    return (leading,) + tuple(np.concatenate([p[axis] for _, p in parts]) for axis in range(len(shape) - 1))

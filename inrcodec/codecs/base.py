@@ -118,6 +118,51 @@ def check_finite(values: np.ndarray, what: str = "decoded network") -> np.ndarra
     return values
 
 
+# constriction's leaky quantization (``Categorical(perfect=False)``, 24-bit probabilities) gives a
+# symbol of probability p at most p + 2^-23; twice that leaves room for float rounding.
+QUANTIZATION_SLACK = 2.0**-22
+# What a range coder's output may lack of the information it coded: its 64-bit state, and the
+# trailing zero bytes of the last 32-bit word that the files leave out.
+RANGE_CODER_SLACK_BITS = 128
+
+
+def least_bits(probability) -> np.ndarray:
+    """A lower bound on the bits the range coder spends on a symbol of this probability (after
+    the coder's quantization); 0 for probabilities near one."""
+    return -np.log2(np.minimum(1.0, np.asarray(probability, np.float64) + QUANTIZATION_SLACK))
+
+
+class BitBudget:
+    """The bits a range-coded chunk holds against a lower bound on what its symbols cost.
+
+    A range coder's output is at least the information of what it coded, less
+    ``RANGE_CODER_SLACK_BITS``, so a valid chunk always has ``spent + left * least <= bits``:
+    ``spent`` bounds the cost of the symbols decoded so far from below (:meth:`spend`),
+    ``left`` symbols are still to come and each costs at least ``least`` bits. A range decoder
+    never runs out of data (past the end it decodes padding): this is what stops it, before the
+    work is done when the header asks for more than the chunk can hold, or as soon as a
+    desynchronised decoder has decoded more information than there is.
+    """
+
+    def __init__(self, what: str, contents: str, nbytes: int, left: int = 0, least: float = 0.0) -> None:
+        self.what, self.contents, self.nbytes = what, contents, nbytes
+        self.bits, self.left, self.least, self.spent = 8 * nbytes + RANGE_CODER_SLACK_BITS, left, least, 0.0
+        self._check()
+
+    def spend(self, rows: np.ndarray, symbols: np.ndarray) -> None:
+        """Count ``symbols`` (indices into ``rows``), decoded with the weights ``rows`` (one row a symbol)."""
+        chosen = rows[np.arange(len(rows)), symbols] / rows.sum(axis=1)
+        self.spent += float(least_bits(chosen).sum())
+        self.left = max(self.left - len(symbols), 0)
+        self._check()
+
+    def _check(self) -> None:
+        needed = self.spent + self.left * self.least
+        if needed > self.bits:
+            raise FormatError(f"{self.what} of {self.nbytes} bytes cannot hold its {self.contents} (at least "
+                              f"{needed / 8:.0f} bytes); the file is corrupt")
+
+
 def overhead_bits(signal_chunk: bytes, arch: ArchConfig) -> float:
     """Bits of everything but the payload: headers, tensor table (about 6 bytes a tensor), CRC."""
     from inrcodec import weights

@@ -55,7 +55,7 @@ class LatentCodec(Codec):
         """The networks' tensors and the latents' grids and range, without decoding the latents."""
         self.check_chunks(parsed)
         shapes = arch.grid_shapes(arch.signal_shape(meta))
-        low, high = latent_range(parsed.latents)
+        low, high = latent_range(parsed.latents, shapes)
         return {**super().describe(parsed, modality, meta, arch),
                 "latents": {"grids": [list(s) for s in shapes], "count": int(sum(math.prod(s) for s in shapes)),
                             "min": low, "max": high, "step": arch.latent_step()}}

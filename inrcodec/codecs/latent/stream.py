@@ -10,12 +10,13 @@ import numpy as np
 
 from inrcodec import container, entropy, latent_arm, weights
 from inrcodec.bitstream import Reader, Writer
-from inrcodec.codecs.base import MAX_RENDER_MACS
+from inrcodec.codecs.base import MAX_RENDER_MACS, MAX_RENDER_SAMPLES, BitBudget, least_bits
 from inrcodec.errors import FormatError
 from inrcodec.inr.latentgrid import LatentGridConfig, context_padding
 
 LATENTS_HEADER_BYTES = 6  # the latents chunk's tag, length and alphabet
 ROWS_PER_CALL = 1 << 12  # probability rows handed to the range coder at once (bounded memory)
+MAX_LATENTS = 2 * MAX_RENDER_SAMPLES  # a signal at the render limit has fewer latents than this
 
 
 def arm_tensor_count(arch: LatentGridConfig) -> int:
@@ -78,14 +79,24 @@ def encode_latents(arm_ints, frac_bits, latents: list[np.ndarray], arch: LatentG
 def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, shape: tuple[int, ...],
                    trace: list | None = None) -> list[np.ndarray]:
     """Inverse of :func:`encode_latents`. ``trace`` (a list) collects each wavefront's
-    (means, scales), to compare with what the encoder used."""
+    (means, scales), to compare with what the encoder used.
+
+    The work is bounded by the chunk's bytes before the grids are allocated, and again as
+    latents are decoded (:func:`_budget`): a header that declares more latents than the chunk
+    can hold fails at once, and a desynchronised decoder as soon as it has decoded more
+    information than the chunk holds.
+    """
     r = Reader(data, what="latents chunk")
     low, high = _read_alphabet(r)
     shapes = arch.grid_shapes(shape)
+    count = check_latent_count(shapes)
     if low == high:
         r.expect_end()
-        return [np.full(s, low, np.int64) for s in shapes]
-    decoder = entropy.RowDecoder(r.raw(r.remaining()))
+        # A read-only view of one value: nothing proportional to the grids is allocated.
+        return [np.broadcast_to(np.int64(low), s) for s in shapes]
+    payload = r.raw(r.remaining())
+    budget = _budget(len(payload), count, low, high)
+    decoder = entropy.RowDecoder(payload)
     offsets = arch.offsets()
     pad = context_padding(offsets)
     out = []
@@ -98,16 +109,41 @@ def decode_latents(data: bytes, arm_ints, frac_bits, arch: LatentGridConfig, sha
                 trace.append((means, scales))
             for i in range(0, len(means), ROWS_PER_CALL):  # bounded memory on tall images
                 part = slice(i, i + ROWS_PER_CALL)
-                values = decoder.decode(latent_arm.pmf_rows(means[part], scales[part], low, high)) + low
-                padded[shifted(tuple(p[part] for p in positions), pad)] = values
+                rows = latent_arm.pmf_rows(means[part], scales[part], low, high)
+                symbols = decoder.decode(rows)
+                budget.spend(rows, symbols)
+                padded[shifted(tuple(p[part] for p in positions), pad)] = symbols + low
         out.append(latent_arm.unpadded(padded, grid_shape, pad))
     decoder.finish()
     return out
 
 
-def latent_range(data: bytes) -> tuple[int, int]:
-    """The smallest and largest latent of a latents chunk, read from its header alone."""
-    return _read_alphabet(Reader(data, what="latents chunk"))
+def check_latent_count(shapes: list[tuple[int, ...]]) -> int:
+    """The number of latents of the grids; FormatError beyond what the largest renderable
+    signal can hold (each of its samples carries fewer than two latents)."""
+    count = sum(math.prod(s) for s in shapes)
+    if count > MAX_LATENTS:
+        raise FormatError(f"{count} latents exceed the decoder's limit of {MAX_LATENTS}")
+    return count
+
+
+def _budget(nbytes: int, count: int, low: int, high: int) -> BitBudget:
+    """The bit budget of ``count`` latents in ``nbytes`` of range-coded data (FormatError if
+    even the most probable latents cannot fit)."""
+    return BitBudget("latents chunk", "latents", nbytes, count, float(least_bits(latent_arm.max_probability(low, high))))
+
+
+def latent_range(data: bytes, shapes: list[tuple[int, ...]]) -> tuple[int, int]:
+    """The smallest and largest latent of a latents chunk, read from its header alone, once
+    checked that the chunk can hold the latents of grids of ``shapes`` (nothing is decoded)."""
+    r = Reader(data, what="latents chunk")
+    low, high = _read_alphabet(r)
+    count = check_latent_count(shapes)
+    if low == high:
+        r.expect_end()
+    else:
+        _budget(r.remaining(), count, low, high)
+    return low, high
 
 
 def _read_alphabet(r: Reader) -> tuple[int, int]:
