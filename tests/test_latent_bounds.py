@@ -1,11 +1,15 @@
 """The latent-grid decoder bounds its work by the file before allocating: a header that declares
-more latents than the latents chunk can hold fails at once."""
+more latents than the latents chunk can hold fails at once, and the synthesis renders in tiles
+that give the same pixels as one whole render."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -18,6 +22,7 @@ from inrcodec.modalities import read_signal_chunk, write_signal_chunk
 from tests.cli_runs import assert_one_line_error, invoke
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+tiling = importlib.import_module("inrcodec.codecs.latent.tiling")
 
 
 def with_size(name: str, height: int, width: int, latents: bytes | None = None) -> bytes:
@@ -103,3 +108,24 @@ def test_wavefronts_generated_one_at_a_time_keep_the_coding_order(arch, shape):
     assert len(got) == len(expected)
     for mine, theirs in zip(got, expected):
         assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
+@pytest.mark.parametrize("arch, coded, rendered, tile", [
+    (LatentGridConfig(in_dim=2, out_dim=3, levels=4, convs=2), (37, 29), (37, 29), 8),
+    (LatentGridConfig(in_dim=2, out_dim=3, levels=4, convs=3), (37, 29), (37, 29), 5),
+    (LatentGridConfig(in_dim=2, out_dim=3, levels=4, convs=2), (37, 29), (70, 61), 16),  # --scale 2
+    (LatentGridConfig(in_dim=2, out_dim=1, levels=3, convs=1), (37, 29), (18, 15), 4),  # --scale 0.5
+    (LatentVideoConfig(out_dim=3, levels=3, convs=2), (5, 13, 11), (9, 13, 11), 4),  # --fps-scale 2
+])
+def test_tiled_render_equals_the_whole_render(monkeypatch, arch, coded, rendered, tile):
+    monkeypatch.setattr(tiling, "TILE", tile)
+    monkeypatch.setattr(tiling, "TILE_FRAMES", 2)
+    keys = iter(jax.random.split(jax.random.PRNGKey(1), 64))
+    net = arch.build(next(keys))  # random convolutions: the identity start would hide a wrong halo
+    net = jax.tree_util.tree_map(lambda x: x + 0.2 * jax.random.normal(next(keys), x.shape), net)
+    latents = [np.random.default_rng(0).integers(-40, 40, s) for s in arch.grid_shapes(coded)]
+    step = arch.latent_step()
+    whole = np.asarray(net.synthesize([jnp.asarray(q * step, jnp.float32) for q in latents], rendered))
+    tiled = tiling.render(net, latents, step, rendered, arch.convs)
+    assert tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-4 * np.abs(whole).max())

@@ -13,7 +13,6 @@ import math
 import time
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +21,7 @@ from inrcodec import container, weights
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.codecs.latent.packing import Packer
 from inrcodec.codecs.latent.stream import LATENTS_HEADER_BYTES, decode_integer_parts, latent_range
+from inrcodec.codecs.latent.tiling import render
 from inrcodec.codecs.latent.training import Trainer, networks_for_budget, per_step
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.errors import ConfigError
@@ -119,14 +119,8 @@ def decode_latent_signal(parsed: container.Container, meta: dict[str, Any], arch
     check_render(pixels, 0)  # the work is bounded by the coded size (decode_integer_parts)
     ints, codes, latents = decode_integer_parts(parsed, meta, arch)
     net = weights.from_ints(arch, ints, codes)
-    values = np.asarray(_render(net, [jnp.asarray(q * arch.latent_step(), jnp.float32) for q in latents],
-                                tuple(render_shape)))
+    values = render(net, latents, arch.latent_step(), tuple(render_shape), arch.convs)
     return check_finite(values).reshape(pixels, -1)
-
-
-@eqx.filter_jit
-def _render(net, latents, shape):
-    return net.synthesize(latents, shape)
 
 
 LATENT_CODEC = LatentCodec()
