@@ -1,5 +1,6 @@
 """Hostile .inrc files: the decoder decodes them or raises InrcodecError, nothing else."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,29 @@ def test_render_beyond_the_sample_limit_is_refused_before_allocating():
 def test_crc_fix_keeps_valid_files_valid():
     blob = (GOLDEN / "audio-hashgrid.inrc").read_bytes()
     assert fix_crc(blob) == blob
+
+
+def _point_cloud_variant(depth: int | None = None, points: int | None = None) -> bytes:
+    """The golden point cloud with another octree depth or point count in its headers."""
+    from inrcodec.inr import read_arch, write_arch
+    from inrcodec.modalities import POINTCLOUD, read_signal_chunk, write_signal_chunk
+
+    parsed = _chunks("pointcloud-colour.inrc")
+    arch = read_arch(parsed.model)
+    _, meta = read_signal_chunk(parsed.signal)
+    return container.pack(dataclasses.replace(
+        parsed, model=write_arch(arch.replace(depth=depth or arch.depth)),
+        signal=write_signal_chunk(POINTCLOUD, {**meta, "points": points or meta["points"]})))
+
+
+@pytest.mark.parametrize("points", [None, 1 << 24])
+def test_octree_deeper_than_its_stream_is_refused(points):
+    """Depth 16 where the stream codes 5: past its data the decoder reads padding, which the
+    stream's bits cannot pay for (before, this decoded to 287 made-up points)."""
+    with pytest.raises(inrcodec.FormatError, match="geometry chunk of 276 bytes cannot hold its octree"):
+        inrcodec.decode(_point_cloud_variant(depth=16, points=points))
+
+
+def test_octree_with_more_cells_than_points_is_refused():
+    with pytest.raises(inrcodec.FormatError, match="more cells at depth 2 than the file's 40 points"):
+        inrcodec.decode(_point_cloud_variant(points=40))

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, entropy, fit_occupancy, occupancy, octree, quantize, weights
-from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite
+from inrcodec.codecs.base import BitBudget, Codec, Encoded, Progress, check_finite
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import grid_rate, render, schedule, stack, train, unstack
@@ -162,39 +162,67 @@ def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
 
 
 def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.ndarray:
-    """The occupied voxels of level ``depth``, sorted; inverse of :func:`encode_geometry`."""
-    import constriction
+    """The occupied voxels of level ``depth``, sorted; inverse of :func:`encode_geometry`.
 
-    if len(data) % 4:
-        raise FormatError("geometry chunk is not a whole number of 32-bit words")
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-    family = constriction.stream.model.Categorical(perfect=False)
+    The work is bounded by the file: every occupied cell holds at least one of the header's
+    ``max_cells`` points, so a level's cells are counted from the decoded masks before they are
+    built, and a decoder that has decoded more information than the chunk holds (a header
+    deeper than the stream, or a corrupt stream) stops there (:class:`BitBudget`).
+    """
+    masks = _MaskDecoder(data)
     cells = np.zeros((1, 3), np.int64)
     for level in range(depth):
-        phase = octree.phases(cells)
-        known, found = None, []
-        for part in (0, 1):
-            parents = cells[phase == part]
-            for begin in range(0, len(parents), CODE_CHUNK):
-                chunk = parents[begin : begin + CODE_CHUNK]
-                features = occupancy.cell_features(chunk, cells, level, known)
-                probs = occupancy.mask_probabilities(occupancy.child_probabilities(ints, fracs, features))
-                try:
-                    symbols = np.asarray(decoder.decode(family, probs), dtype=np.int64)
-                except (ValueError, RuntimeError, AssertionError) as exc:
-                    raise FormatError(f"geometry does not decode: {exc}") from None
-                bits = occupancy.MASK_BITS[symbols].astype(bool)  # (P, 8)
-                found.append(octree.children(chunk)[bits.reshape(-1)])
-            if part == 0:
-                known = octree.unique_cells(np.concatenate(found), level + 1) if found else np.zeros((0, 3), np.int64)
-        cells = octree.unique_cells(np.concatenate(found), level + 1)
-        # Every occupied cell holds at least one input point.
-        if len(cells) > max_cells:
-            raise FormatError(f"geometry decodes to more cells ({len(cells)}) than the file's {max_cells} points; "
-                              "the file is corrupt")
-    if not decoder.maybe_exhausted():
-        raise FormatError("geometry chunk holds more data than its octree; the file is corrupt")
+        cells = _decode_level(masks, ints, fracs, cells, level, max_cells)
+    masks.finish()
     return cells
+
+
+def _decode_level(masks: "_MaskDecoder", ints, fracs, cells: np.ndarray, level: int, max_cells: int) -> np.ndarray:
+    """The occupied cells of level ``level + 1`` from those of ``level`` (phase 0 then phase 1)."""
+    phase = octree.phases(cells)
+    known, found, count = None, [], 0
+    for part in (0, 1):
+        parents = cells[phase == part]
+        for begin in range(0, len(parents), CODE_CHUNK):
+            chunk = parents[begin : begin + CODE_CHUNK]
+            features = occupancy.cell_features(chunk, cells, level, known)
+            probs = occupancy.mask_probabilities(occupancy.child_probabilities(ints, fracs, features))
+            bits = occupancy.MASK_BITS[masks.decode(probs)].astype(bool)  # (P, 8)
+            # Children of distinct parents are distinct: count them before building them.
+            count += int(bits.sum())
+            if count > max_cells:
+                raise FormatError(f"geometry decodes to more cells at depth {level + 1} than the "
+                                  f"file's {max_cells} points; the file is corrupt")
+            found.append(octree.children(chunk)[bits.reshape(-1)])
+        if part == 0:
+            known = octree.unique_cells(np.concatenate(found), level + 1) if found else np.zeros((0, 3), np.int64)
+    return octree.unique_cells(np.concatenate(found), level + 1)
+
+
+class _MaskDecoder:
+    """The range decoder of a geometry chunk, counting what it decodes against the chunk's bits."""
+
+    def __init__(self, data: bytes) -> None:
+        import constriction
+
+        if len(data) % 4:
+            raise FormatError("geometry chunk is not a whole number of 32-bit words")
+        self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        self._family = constriction.stream.model.Categorical(perfect=False)
+        self._budget = BitBudget("geometry chunk", "octree", len(data))
+
+    def decode(self, probs: np.ndarray) -> np.ndarray:
+        """Child mask symbols (0..254) of one batch of parents, with these mask probabilities."""
+        try:
+            symbols = np.asarray(self._decoder.decode(self._family, probs), dtype=np.int64)
+        except (ValueError, RuntimeError, AssertionError) as exc:
+            raise FormatError(f"geometry does not decode: {exc}") from None
+        self._budget.spend(probs, symbols)
+        return symbols
+
+    def finish(self) -> None:
+        if not self._decoder.maybe_exhausted():
+            raise FormatError("geometry chunk holds more data than its octree; the file is corrupt")
 
 
 @dataclasses.dataclass
