@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable
 
 from inrcodec.bitstream import Reader, Writer
+from inrcodec.errors import InrcodecError
 
 HEADER_BYTES = 6  # magic + major + minor
 CRC_BYTES = 4
@@ -93,6 +94,40 @@ def repeated_chunk(blob: bytes, rng: random.Random) -> bytes:
     return body + optional + blob[-CRC_BYTES:]
 
 
+def _varints(body: bytes) -> list[tuple[int, int, int]]:
+    """(start, end, value) of the unsigned varints after a chunk body's first byte (its code),
+    as far as the body reads as varints."""
+    reader, out = Reader(body, what="chunk"), []
+    try:
+        reader.u8()
+        while reader.remaining():
+            start = reader.pos
+            value = reader.uvarint()
+            out.append((start, reader.pos, value))
+    except InrcodecError:  # the rest is not varints (a float, a table): lie about what came before
+        pass
+    return out
+
+
+def header_field_lie(blob: bytes, rng: random.Random) -> bytes:
+    """Rewrite one size field of the signal header or the model chunk (the first two chunks:
+    height, width, frames, points, depth, levels...) with a large or wrong value, the chunk's
+    length kept consistent: the fields that size the decoder's work."""
+    start, end, length = rng.choice(chunk_spans(blob)[:2])
+    body = blob[end : end + length]
+    fields = _varints(body)
+    if not fields:
+        return bit_flips(blob, rng)
+    field_start, field_end, value = rng.choice(fields)
+    lie = rng.choice((0, value + 1, 2 * value, 16 * value, 1 << 14, 1 << 16, 1 << 20, 1 << 28, rng.randrange(1 << 16)))
+    w = Writer()
+    w.uvarint(lie)
+    new_body = body[:field_start] + w.getvalue() + body[field_end:]
+    size = Writer()
+    size.uvarint(len(new_body))
+    return blob[:start] + size.getvalue() + new_body + blob[end + length :]
+
+
 MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "bit_flips": bit_flips,
     "truncation": truncation,
@@ -101,6 +136,7 @@ MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "random_file": random_file,
     "version_change": version_change,
     "repeated_chunk": repeated_chunk,
+    "header_field_lie": header_field_lie,
 }
 
 

@@ -3,7 +3,8 @@
     python -m pipelines.fuzz.run tests/golden/*.inrc --cases 10000 --timeout 10 --jobs 2
 
 For every input file (one per modality and architecture) it decodes ``--cases`` mutated variants
-in worker processes and prints the counts of {decoded, clean error, other exception, timeout}
+in worker processes, each limited to ``--memory-gib`` of address space (so a decoder that
+over-allocates fails with MemoryError instead of swapping), and prints the counts of {decoded, clean error, other exception, timeout}
 per modality, the peak resident memory of the workers, and the first failures of each kind. A
 case that runs past ``--timeout`` seconds has its worker killed and counts as a timeout. Exits
 non-zero if any case raised something other than an ``InrcodecError`` or timed out.
@@ -25,6 +26,14 @@ from pipelines.fuzz.mutate import MUTATIONS, mutate
 from pipelines.fuzz.outcome import CLEAN_ERROR, DECODED, OTHER_EXCEPTION, OUTCOMES, TIMEOUT, decode_outcome
 
 MAX_EXAMPLES_SHOWN = 5
+MEMORY_LIMIT_GIB = 4.0
+
+
+def _init_worker(memory_bytes: int) -> None:
+    """One XLA thread, and an address-space limit: an allocation beyond it raises MemoryError
+    (an "other exception", so a failure) where it would otherwise take the machine's memory."""
+    single_threaded_worker()
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
 def _worker_case(blob: bytes, kind: str, seed: int) -> tuple[str, str, int]:
@@ -35,13 +44,13 @@ def _worker_case(blob: bytes, kind: str, seed: int) -> tuple[str, str, int]:
 class Worker:
     """One decoding process; replaced by a fresh one when a case overruns its time limit."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int) -> None:
+        self.memory_bytes = memory_bytes
         self._pool = self._start()
         self.peak_kib = 0
 
-    @staticmethod
-    def _start():
-        return multiprocessing.get_context("spawn").Pool(1, initializer=single_threaded_worker)
+    def _start(self):
+        return multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker, initargs=(self.memory_bytes,))
 
     def run(self, blob: bytes, kind: str, seed: int, timeout: float) -> tuple[str, str]:
         pending = self._pool.apply_async(_worker_case, (blob, kind, seed))
@@ -58,7 +67,8 @@ class Worker:
         self._pool.terminate()
 
 
-def fuzz_file(path: Path, cases: int, timeout: float, jobs: int, first_seed: int = 0) -> dict:
+def fuzz_file(path: Path, cases: int, timeout: float, jobs: int, first_seed: int = 0,
+              memory_gib: float = MEMORY_LIMIT_GIB) -> dict:
     """Counts, peak memory and example failures for ``cases`` variants of one file."""
     blob = path.read_bytes()
     kinds = sorted(MUTATIONS)
@@ -66,7 +76,7 @@ def fuzz_file(path: Path, cases: int, timeout: float, jobs: int, first_seed: int
     counts = collections.Counter()
     by_kind = collections.defaultdict(collections.Counter)
     examples = collections.defaultdict(list)
-    workers = [Worker() for _ in range(jobs)]
+    workers = [Worker(int(memory_gib * 2**30)) for _ in range(jobs)]
     start = time.perf_counter()
 
     def run_slice(worker: Worker, part: list[tuple[str, int]]) -> list[tuple[str, int, str, str]]:
@@ -100,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="Seconds allowed per case.")
     parser.add_argument("--jobs", type=int, default=2, help="Decoding worker processes.")
     parser.add_argument("--seed", type=int, default=0, help="First mutation seed.")
+    parser.add_argument("--memory-gib", type=float, default=MEMORY_LIMIT_GIB,
+                        help="Address-space limit of each worker (GiB).")
     args = parser.parse_args(argv)
 
     failures = 0
     for path in args.files:
-        report = fuzz_file(path, args.cases, args.timeout, args.jobs, args.seed)
+        report = fuzz_file(path, args.cases, args.timeout, args.jobs, args.seed, args.memory_gib)
         counts = report["counts"]
         failures += counts[OTHER_EXCEPTION] + counts[TIMEOUT]
         print(f"{report['file']} ({_modality(path)}): {report['cases']} cases in {report['seconds']:.0f} s; "
