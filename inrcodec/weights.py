@@ -99,3 +99,35 @@ def decode(config: ArchConfig, table: bytes, payload: bytes):
 def from_ints(config: ArchConfig, ints: Sequence[np.ndarray], codes: Sequence[int]):
     """The dequantized model from integer tensors and their step codes."""
     return with_leaves(skeleton(config), [quantize.dequantize(q, c) for q, c in zip(ints, codes)])
+
+
+def wire_order(config: ArchConfig) -> list[str]:
+    """The tensors of an architecture in the order its files hold them, written out per
+    architecture: this is the format (docs/format.md, "Tensor order"). The codec walks the
+    Equinox modules' leaves (:func:`leaf_names`); tests/test_wire_order.py checks that they give
+    this list, so reordering a module's fields cannot silently change the bytes of files."""
+    if config.name == "siren":
+        return _indexed("weights", config.depth + 1) + _indexed("biases", config.depth + 1)
+    if config.name == "hashgrid":
+        return _hash_grid_order(config)
+    if config.name in ("latentgrid", "latentvideo"):
+        arm, synth = config.arm_depth + 1, config.synth_depth + 1
+        return (_indexed("arm_weights", arm) + _indexed("arm_biases", arm) + ["arm_linear"]
+                + _indexed("synth_weights", synth) + _indexed("synth_biases", synth)
+                + _indexed("conv_weights", config.convs) + _indexed("conv_biases", config.convs))
+    if config.name == "pointfields":
+        context = config.context_depth + 1
+        order = _indexed("context.weights", context) + _indexed("context.biases", context)
+        return order + (["colour." + n for n in _hash_grid_order(config.colour_config())] if config.out_dim else [])
+    if config.name == "stored":
+        return []
+    raise ValueError(f"no wire order written down for architecture {config.name!r}")
+
+
+def _hash_grid_order(config) -> list[str]:
+    layers = config.mlp_depth + 1
+    return _indexed("tables", config.levels) + _indexed("weights", layers) + _indexed("biases", layers)
+
+
+def _indexed(name: str, count: int) -> list[str]:
+    return [f"{name}[{i}]" for i in range(count)]
