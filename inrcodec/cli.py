@@ -336,7 +336,7 @@ _BENCHES = (
             + _RESUMES,
         inputs_help="Video files (Y4M/MP4/MKV/...) or folders of them.",
         codecs="x264,x265,av1",
-        targets="0.03,0.06,0.12,0.24",
+        targets="0.02,0.04,0.08,0.16",
         targets_help="Target bpp of the codec under test, comma-separated; empty: baselines only.",
     ),
 )

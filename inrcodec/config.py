@@ -73,6 +73,36 @@ class LatentConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VideoConfig:
+    """Encoder settings of the frame-by-frame video codec (architecture ``motionvideo``,
+    docs/video.md); they move fits, never the file format."""
+
+    # Frames from one I frame to the next (the first frame is always one).
+    gop: int = 64
+    # An I frame aims at this share of its GOP's bits, and is fitted for ``intra_steps``.
+    intra_share: float = 0.3
+    intra_steps: int = 1000
+    # Motion: full search of +-motion_search pixels, then gradient refinement, on blocks of
+    # each power of two from motion_block_min to motion_block_max pixels; a frame keeps the
+    # size whose prediction costs least in error plus lambda times bits.
+    motion_block_min: int = 16
+    motion_block_max: int = 32
+    motion_search: int = 8
+    motion_refine_steps: int = 50
+    motion_smoothness: float = 1e-5
+    # Residual fits: the first P frame fits the shared networks with its latents; later ones
+    # fit only their latents.
+    first_residual_steps: int = 400
+    residual_steps: int = 150
+    # The P frames' rate weight without a target: twice the I frames' (fit.lmbda), as in
+    # H.264's usual offset. With a target it starts at p_lambda_factor times the first I
+    # frame's squared error per bpp (its slope if quality grows 5 dB per doubling of rate,
+    # times two), and a controller moves it toward the rate left.
+    lmbda: float = 2e-3
+    p_lambda_factor: float = 3.3
+
+
+@dataclasses.dataclass(frozen=True)
 class QuantConfig:
     """``slope_db``: dB of quality the codec gains per doubling of its rate; it sets the
     trade-off of the step search (minimise -PSNR + slope_db * log2(bits))."""
@@ -98,6 +128,7 @@ class CodecConfig:
     quant: QuantConfig
     rate: RateConfig
     latent: LatentConfig = LatentConfig()
+    video: VideoConfig = VideoConfig()
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +139,7 @@ class CodecConfig:
             "quant": dataclasses.asdict(self.quant),
             "rate": dataclasses.asdict(self.rate),
             "latent": dataclasses.asdict(self.latent),
+            "video": dataclasses.asdict(self.video),
             "seed": self.seed,
         }
 
@@ -130,13 +162,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "fit": {"steps": 1000, "lr": 0.03, "batch_size": 262144, "steps_per_call": 50},
         "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
     },
-    # Random batches of 2^16 pixels; clips of more than 2^22 pixels (48 frames of 480x180) are
-    # coded in segments of whole frames, which bounds the encoder's memory (about 30 bytes a pixel).
+    # Frame by frame (docs/video.md): I frames by the image codec, P frames by motion and a
+    # residual whose small synthesis and ARM every P frame shares. The whole-clip hash grid
+    # of earlier versions is configs/video/hashgrid-cpu.yaml.
     "video": {
-        "arch": {"name": "hashgrid", "levels": 12, "features": 2, "table_size": 16384, "base_res": 8,
-                 "mlp_width": 32, "mlp_depth": 1},
-        "fit": {"steps": 1000, "lr": 0.03, "batch_size": 65536, "steps_per_call": 50, "max_samples": 1 << 22},
-        "rate": {"target": 0.0, "bits_per_param": 1.0, "max_attempts": 1},
+        "arch": {"name": "motionvideo", "levels": 7, "latent_step_bits": 4, "context_rows": 2, "context_cols": 2,
+                 "arm_width": 8, "arm_depth": 1, "synth_width": 8, "synth_depth": 1, "convs": 1},
+        "fit": {"lr": 0.03, "batch_size": 0, "steps_per_call": 50},
     },
     # The octree's occupancy network learns from parents' child masks, in batches of 4096
     # parents; depth 10 is the MPEG 1024-cell grid over the longest side.
@@ -146,7 +178,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig, "latent": LatentConfig}
+_SECTIONS = {"fit": FitConfig, "quant": QuantConfig, "rate": RateConfig, "latent": LatentConfig, "video": VideoConfig}
 
 
 def load(modality: str, path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CodecConfig:
@@ -207,7 +239,7 @@ def _merge(tree: dict[str, Any], update: dict[str, Any], source: str) -> None:
                 raise ConfigError(f"{source}: section {key!r} must be a mapping")
             tree.setdefault(key, {}).update(value)
         else:
-            raise ConfigError(f"{source}: unknown section {key!r}; known: arch, fit, quant, rate, latent, seed")
+            raise ConfigError(f"{source}: unknown section {key!r}; known: arch, fit, quant, rate, latent, video, seed")
 
 
 def _build(tree: dict[str, Any]) -> CodecConfig:

@@ -21,8 +21,8 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 4  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
-# 1.4 tensor entropy models that name their decay by its index in a table
+FORMAT_MINOR = 5  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
+# 1.4 tensor entropy models that name their decay by its index in a table, 1.5 the frames chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
@@ -34,11 +34,13 @@ TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-clou
 # place of the model, tensors and payload chunks (see inrcodec/segments.py).
 TAG_SEGMENTS = 0x06
 TAG_LATENTS = 0x07  # entropy-coded latent grids (only in latent-grid image files)
+TAG_FRAMES = 0x08  # a video's coded frames, one after the other (only in motionvideo files)
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
 TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
-             TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments", TAG_LATENTS: "latents"}
+             TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments", TAG_LATENTS: "latents",
+             TAG_FRAMES: "frames"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Container:
     geometry: bytes | None = None
     segments: bytes | None = None
     latents: bytes | None = None
+    frames: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
@@ -62,7 +65,7 @@ class Container:
         if self.segments is not None:
             return [(TAG_SIGNAL, self.signal), (TAG_SEGMENTS, self.segments)]
         chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
-        specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents)]  # one kind of file each
+        specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents), (TAG_FRAMES, self.frames)]
         return chunks + [(tag, body) for tag, body in specific if body is not None]
 
 
@@ -125,5 +128,5 @@ def unpack(blob: bytes) -> Container:
     if missing:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")
     return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY),
-                     latents=chunks.get(TAG_LATENTS), version=(major, minor),
+                     latents=chunks.get(TAG_LATENTS), frames=chunks.get(TAG_FRAMES), version=(major, minor),
                      skipped_optional=skipped)

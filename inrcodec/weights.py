@@ -110,7 +110,7 @@ def wire_order(config: ArchConfig) -> list[str]:
         return _indexed("weights", config.depth + 1) + _indexed("biases", config.depth + 1)
     if config.name == "hashgrid":
         return _hash_grid_order(config)
-    if config.name in ("latentgrid", "latentvideo"):
+    if config.name in ("latentgrid", "latentvideo", "motionvideo"):
         arm, synth = config.arm_depth + 1, config.synth_depth + 1
         return (_indexed("arm_weights", arm) + _indexed("arm_biases", arm) + ["arm_linear"]
                 + _indexed("synth_weights", synth) + _indexed("synth_biases", synth)

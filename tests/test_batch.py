@@ -106,12 +106,12 @@ def test_a_job_that_keeps_dying_is_recorded_as_failed(tmp_path, local_ray):
 
 
 def test_a_long_video_is_fitted_as_segment_tasks_and_assembled(tmp_path, local_ray):
-    from tests.video_clips import FAST_VIDEO, moving_clip, write_clip
+    from tests.video_clips import WHOLE_CLIP_VIDEO, moving_clip, write_clip
 
     source, out = tmp_path / "in", tmp_path / "out"
     source.mkdir()
     write_clip(source / "clip.mkv", moving_clip(frames=4))
-    options = {"bpp": 8.0, "overrides": [*FAST_VIDEO, f"fit.max_samples={2 * 12 * 16}"]}  # two frames a segment
+    options = {"bpp": 8.0, "overrides": [*WHOLE_CLIP_VIDEO, f"fit.max_samples={2 * 12 * 16}"]}  # two frames a segment
     [record] = run_batch(collect(source, out), out, options=options)
     assert record["status"] == "ok" and record["segments"] == 2, record
     assert record["bytes"] == (out / "clip.inrc").stat().st_size <= 8.0 * 4 * 12 * 16 / 8

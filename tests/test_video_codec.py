@@ -11,7 +11,7 @@ from inrcodec.errors import FormatError, InputError, OutputError
 from inrcodec.metrics import psnr
 from inrcodec.modalities.video import VIDEO
 from tests.conftest import GOLDEN_IMAGE
-from tests.video_clips import FAST_VIDEO, moving_clip, write_clip, y4m_header
+from tests.video_clips import FAST_VIDEO, WHOLE_CLIP_VIDEO, moving_clip, write_clip, y4m_header
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".avi"])
@@ -31,9 +31,9 @@ def test_y4m_keeps_size_count_and_exact_rate_and_close_colours(tmp_path):
 
 @pytest.fixture(scope="module")
 def coded_clip():
-    """Six 12x16 frames coded at 8 bpp."""
+    """Six 12x16 frames coded at 8 bpp by the whole-clip hash grid."""
     clip = moving_clip()
-    return clip, inrcodec.encode_report(clip, bpp=8.0, overrides=FAST_VIDEO)
+    return clip, inrcodec.encode_report(clip, bpp=8.0, overrides=WHOLE_CLIP_VIDEO)
 
 
 def test_fit_decode_keeps_frames_size_and_fps_and_rate_is_file_size(coded_clip):
@@ -120,7 +120,7 @@ def test_header_out_of_bounds_is_a_format_error():
 
 def test_a_clip_longer_than_max_samples_is_coded_in_segments_within_the_target(tmp_path):
     clip = moving_clip(frames=5)
-    overrides = (*FAST_VIDEO, f"fit.max_samples={3 * 12 * 16}")  # three frames per segment at most
+    overrides = (*WHOLE_CLIP_VIDEO, f"fit.max_samples={3 * 12 * 16}")  # three frames per segment at most
     report = inrcodec.encode_report(clip, bpp=8.0, overrides=overrides)
     assert 8 * len(report.blob) <= 8.0 * 5 * 12 * 16
     header = inrcodec.info(report.blob)
@@ -138,7 +138,7 @@ def test_segments_that_do_not_make_up_the_header_are_a_format_error():
     from inrcodec.bitstream import Writer
     from inrcodec.modalities import write_signal_chunk
 
-    inner = inrcodec.encode(moving_clip(frames=1), overrides=(*FAST_VIDEO, "fit.steps=10"))
+    inner = inrcodec.encode(moving_clip(frames=1), overrides=(*WHOLE_CLIP_VIDEO, "fit.steps=10"))
     w = Writer()
     w.uvarint(1)
     w.uvarint(len(inner))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from inrcodec import weights
-from inrcodec.inr import HashGridConfig, LatentGridConfig, LatentVideoConfig, PointFieldsConfig, SirenConfig
+from inrcodec.inr import HashGridConfig, LatentGridConfig, LatentVideoConfig, MotionVideoConfig, PointFieldsConfig, SirenConfig
 
 CONFIGS = [
     SirenConfig(), SirenConfig(depth=1), HashGridConfig(), HashGridConfig(levels=3, mlp_depth=2),
     LatentGridConfig(), LatentGridConfig(arm_depth=0, synth_depth=0, convs=0), LatentVideoConfig(convs=4),
+    MotionVideoConfig(arm_depth=1, convs=1),
     PointFieldsConfig(), PointFieldsConfig(out_dim=3, context_depth=3),
 ]
 

@@ -8,9 +8,13 @@ import numpy as np
 
 from inrcodec.signal import Signal
 
-# Options that make a fit of a few 16x12 frames take seconds.
-FAST_VIDEO = ("fit.steps=300", "fit.steps_per_call=100", "fit.batch_size=1024", "arch.levels=4", "arch.table_size=256",
-              "arch.mlp_width=16")
+# Options that make a fit of a few 16x12 frames take seconds: the default frame-by-frame codec,
+FAST_VIDEO = ("video.intra_steps=60", "video.first_residual_steps=40", "video.residual_steps=20",
+              "video.motion_refine_steps=10", "video.motion_search=2", "video.motion_block_min=8",
+              "video.motion_block_max=8", "fit.steps_per_call=20", "arch.levels=3")
+# and the whole-clip hash grid (configs/video/hashgrid-cpu.yaml), which renders in-between frames.
+WHOLE_CLIP_VIDEO = ("arch.name=hashgrid", "arch.features=2", "arch.levels=4", "arch.table_size=256", "arch.mlp_width=16",
+                    "fit.steps=300", "fit.steps_per_call=100", "fit.batch_size=1024", "fit.lr=0.03")
 
 
 def moving_clip(frames: int = 6, height: int = 12, width: int = 16, fps: tuple[int, int] = (30000, 1001)) -> Signal:

@@ -4,11 +4,12 @@ from inrcodec.codecs.base import Codec, Encoded, Progress
 from inrcodec.codecs.latent import LATENT_CODEC
 from inrcodec.codecs.octree_codec import OCTREE_CODEC
 from inrcodec.codecs.stored import STORED_CODEC
+from inrcodec.codecs.video import MOTION_VIDEO_CODEC
 from inrcodec.codecs.weight_codec import WEIGHT_CODEC
 from inrcodec.errors import InrcodecError
 from inrcodec.modalities import Modality
 
-CODECS: tuple[Codec, ...] = (WEIGHT_CODEC, LATENT_CODEC, OCTREE_CODEC, STORED_CODEC)
+CODECS: tuple[Codec, ...] = (WEIGHT_CODEC, LATENT_CODEC, MOTION_VIDEO_CODEC, OCTREE_CODEC, STORED_CODEC)
 BY_ARCH: dict[str, Codec] = {name: codec for codec in CODECS for name in codec.archs}
 
 

@@ -39,6 +39,8 @@ class Encoded:
     search_psnr: float
     fit_seconds: float
     attempts: int
+    # The decoded samples as the encoder computed them, where it reconstructs as it codes.
+    reconstruction: np.ndarray | None = None
 
 
 class Codec:
@@ -75,12 +77,12 @@ class Codec:
                          "max": int(q.max())} for name, q, c in zip(weights.leaf_names(arch), ints, codes)],
         }
 
-    # Chunks a file of this codec holds beside the header and the network ("geometry", "latents").
+    # Chunks a file of this codec holds beside the header and the network ("geometry", "latents", "frames").
     chunks: ClassVar[tuple[str, ...]] = ()
 
     def check_chunks(self, parsed: Container) -> None:
         """Raise FormatError if the file lacks a chunk this codec needs or holds one it does not read."""
-        for name in ("geometry", "latents"):
+        for name in ("geometry", "latents", "frames"):
             present = getattr(parsed, name) is not None
             if present and name not in self.chunks:
                 raise FormatError(f"unexpected {name} chunk in a file of the {'/'.join(self.archs)} architecture")

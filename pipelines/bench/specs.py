@@ -70,7 +70,7 @@ VIDEO = BenchSpec(
     codecs=VIDEO_CODECS,
     run_baselines=video_bench.run_baselines,
     fit_job=video_bench.fit_job,
-    targets=(0.03, 0.06, 0.12, 0.24),
+    targets=(0.02, 0.04, 0.08, 0.16),
     note=video_bench.speed_line,
 )
 

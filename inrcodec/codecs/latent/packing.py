@@ -52,7 +52,7 @@ class Packer:
         ints = [np.round(y).astype(np.int64) for y in scaled]
         if max(int(np.abs(q).max(initial=0)) for q in ints) > latent_arm.MAX_LATENT:
             raise ConfigError("latents grew beyond the format's range; lower fit.lr")
-        arm = _arm_steps(weights.leaves(net), ints, self.arch)
+        arm = arm_steps(weights.leaves(net), ints, self.arch)
         blob, psnr = self._pack_latents(net, ints, arm)
         if self.budget is None:
             return blob, psnr
@@ -101,7 +101,7 @@ class Packer:
         """The file of these integer latents; ``arm``: their ARM steps and size, if known."""
         arch = self.arch
         leaves = weights.leaves(net)
-        fracs, arm_and_latent_bits = arm or _arm_steps(leaves, ints, arch)
+        fracs, arm_and_latent_bits = arm or arm_steps(leaves, ints, arch)
         frozen = {i: -8 * f for i, f in enumerate(fracs)}
         grids = [q * arch.latent_step() for q in ints]
         search = quantize.StepSearch(leaves, _synthesis_psnr(net, grids, self.signal, self.modality), frozen=frozen)
@@ -155,7 +155,7 @@ class _Shrinker:
         return ideal_latent_bits(self.arm_ints, self.fracs, self.latents(distance), self.arch)
 
 
-def _arm_steps(leaves, ints, arch) -> tuple[list[int], float]:
+def arm_steps(leaves, ints, arch) -> tuple[list[int], float]:
     """The ARM tensors' steps 2^-frac that minimise their bits plus the latents' (and that sum,
     estimated from a sample of the latents on grids of more than ARM_STEP_LATENTS)."""
     n_arm = arm_tensor_count(arch)

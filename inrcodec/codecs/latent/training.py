@@ -100,7 +100,7 @@ def _loss(trainable, static, target, loss_weights, key, temperature, noise_shape
     keys = jax.random.split(key, len(lat))
     # Noisy or rounded latents, for the rate and the synthesis alike; rounded ones do not move
     # (the trainer's latent_lr), so the ARM learns the values it will code.
-    seen = [_quantize(y / step, k, hard, temperature, noise_shape) for y, k in zip(lat, keys)]
+    seen = [quantized_latents(y / step, k, hard, temperature, noise_shape) for y, k in zip(lat, keys)]
     bits = sum(latent_bits(model, q) for q in seen)
     mse = jnp.mean((model.synthesize([step * q for q in seen], shape) - target) ** 2)
     lmbda, scale = loss_weights[0], loss_weights[1]
@@ -154,7 +154,9 @@ def kumaraswamy_noise(key: jax.Array, shape, a) -> jax.Array:
     return (1.0 - (1.0 - u) ** (1.0 / b)) ** (1.0 / a) - 0.5
 
 
-def _quantize(y: jax.Array, key: jax.Array, hard: bool, temperature, noise_shape) -> jax.Array:
+def quantized_latents(y: jax.Array, key: jax.Array, hard: bool, temperature, noise_shape) -> jax.Array:
+    """Latents (in steps) as the rate and the synthesis see them: rounded with a
+    straight-through gradient (``hard``), else soft-rounded with annealed noise."""
     if hard:
         return y + jax.lax.stop_gradient(jnp.round(y) - y)
     noisy = soft_round(y, temperature) + kumaraswamy_noise(key, y.shape, noise_shape)
