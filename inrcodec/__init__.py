@@ -7,7 +7,7 @@ from inrcodec.compile_cache import release_programs
 from inrcodec.errors import ConfigError, FormatError, InputError, InrcodecError, OutputError
 from inrcodec.signal import Signal
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _API = ("encode", "encode_report", "decode", "decode_integers", "info", "load", "save", "to_open3d")
 

@@ -81,7 +81,7 @@ class VideoConfig:
     gop: int = 64
     # An I frame aims at this share of its GOP's bits, and is fitted for ``intra_steps``.
     intra_share: float = 0.3
-    intra_steps: int = 1000
+    intra_steps: int = 2000
     # Motion: full search of +-motion_search pixels, then gradient refinement, on blocks of
     # each power of two from motion_block_min to motion_block_max pixels; a frame keeps the
     # size whose prediction costs least in error plus lambda times bits.
@@ -92,8 +92,8 @@ class VideoConfig:
     motion_smoothness: float = 1e-5
     # Residual fits: the first P frame fits the shared networks with its latents; later ones
     # fit only their latents.
-    first_residual_steps: int = 400
-    residual_steps: int = 150
+    first_residual_steps: int = 600
+    residual_steps: int = 300
     # The P frames' rate weight without a target: twice the I frames' (fit.lmbda), as in
     # H.264's usual offset. With a target it starts at p_lambda_factor times the first I
     # frame's squared error per bpp (its slope if quality grows 5 dB per doubling of rate,

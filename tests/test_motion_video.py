@@ -1,6 +1,8 @@
 """The frame-by-frame video codec (architecture ``motionvideo``): I and P frames, the decoder
 rebuilding exactly what the encoder predicted from, rate and per-frame sizes, bad inputs."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,16 @@ def test_one_frame_and_odd_sizes_round_trip(shape):
 def test_a_target_below_the_first_frame_is_a_config_error():
     with pytest.raises(ConfigError, match="rate target too low"):
         MOTION_VIDEO_CODEC.encode(textured_clip(), config.load("video", overrides=(*TINY, "rate.target=0.01")))
+
+
+@pytest.mark.parametrize("change", [{"frames": 1 << 20}, {"height": 16384, "width": 16384}, {"frames": 2}])
+def test_a_header_that_lies_about_the_clip_is_a_format_error_before_any_allocation(coded, change):
+    from inrcodec.modalities import REGISTRY
+    from inrcodec.modalities.registry import read_signal_chunk, write_signal_chunk
+
+    _, encoded = coded
+    parsed = container.unpack(encoded.blob)
+    modality, meta = read_signal_chunk(parsed.signal)
+    lying = container.pack(dataclasses.replace(parsed, signal=write_signal_chunk(REGISTRY["video"], {**meta, **change})))
+    with pytest.raises(FormatError):
+        inrcodec.decode(lying)

@@ -42,8 +42,13 @@ POINTCLOUD_CASES = {
 }
 # A clip coded in two segments (format 1.2), two frames each.
 VIDEO_CASES = {
-    "video-segments": ("fit.steps=150", "fit.steps_per_call=50", "fit.batch_size=1024", "arch.levels=4",
-                       "arch.table_size=128", "arch.mlp_width=8", "fit.max_samples=512", "rate.target=6"),
+    "video-segments": ("arch.name=hashgrid", "arch.features=2", "arch.base_res=8", "fit.steps=150",
+                       "fit.steps_per_call=50", "fit.batch_size=1024", "arch.levels=4", "arch.table_size=128",
+                       "arch.mlp_width=8", "fit.max_samples=512", "rate.target=6"),
+    # Format 1.5: frame by frame, an I frame then three P frames.
+    "video-motion": ("arch.levels=3", "video.intra_steps=60", "video.first_residual_steps=40",
+                     "video.residual_steps=20", "video.motion_refine_steps=10", "video.motion_search=2",
+                     "video.motion_block_min=8", "video.motion_block_max=8", "fit.steps_per_call=20"),
 }
 SUFFIX = {"image": ".png", "audio": ".wav", "pointcloud": ".ply", "video": ".mkv"}
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, latent_arm, weights
-from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite
+from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render
 from inrcodec.codecs.latent import LATENT_CODEC, decode_latent_signal, encode_latent_signal
 from inrcodec.codecs.latent.packing import arm_steps
 from inrcodec.codecs.latent.stream import arm_frac_bits, arm_tensor_count, decode_latents, encode_latents
@@ -102,10 +102,13 @@ class MotionVideoCodec(Codec):
 
 def decode_frames(parsed: container.Container, meta: dict[str, Any], arch: MotionVideoConfig) -> np.ndarray:
     """(frames, height, width, 3) uint8 frames of a motionvideo file."""
-    records = frame_records.decode(parsed.frames, meta["frames"])
+    records = frame_records.decode(parsed.frames, meta["frames"])  # bounded by the chunk's bytes
+    shape = (meta["frames"], meta["height"], meta["width"])
+    check_render(math.prod(shape), arch.macs_per_sample())
     ints, codes = weights.decode_ints(arch, parsed.tensors, parsed.payload)
     decoder = _FrameDecoder(arch, ints, codes, meta)
-    out = np.empty((meta["frames"], meta["height"], meta["width"], 3), np.uint8)
+    decoder.check_intra(container.unpack(records[0].image))  # the frame size, before allocating
+    out = np.empty((*shape, 3), np.uint8)
     for t, record in enumerate(records):
         out[t] = decoder.intra(record.image) if record.kind == INTRA else decoder.predicted(record, out[t - 1])
     return out

@@ -1,7 +1,7 @@
 """Motion of a P frame: one vector per block, in quarter pixels, and the warp it drives.
 
 The vectors sit at block centres; the decoder interpolates them bilinearly into a dense flow
-(a smooth field, no block edges) and samples the reference frame along it bilinearly. The
+(a smooth field, no block edges) and samples the reference frame along it with a cubic kernel. The
 encoder starts from full-search block matching on luma and refines the vectors by gradient
 descent on the warped frame's error, then rounds them to quarter pixels.
 
@@ -26,7 +26,6 @@ from inrcodec.errors import FormatError
 
 QUARTER = 4  # vector units per pixel
 BLOCK_LOG2 = range(2, 8)  # blocks of 4..128 pixels
-INTERPOLATION = __import__("os").environ.get("INTERP", "bicubic")
 MAX_VECTOR = 1 << 12  # |component| in quarter pixels (1024 pixels) the format allows
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -47,8 +46,6 @@ def dense_flow(vectors: jax.Array, height: int, width: int, block: int) -> jax.A
 def warp(reference: jax.Array, flow: jax.Array) -> jax.Array:
     """Sample (H, W, C) ``reference`` at each pixel plus its (dy, dx) ``flow`` with the cubic
     convolution kernel (Keys, a = -1/2), edges replicated."""
-    if INTERPOLATION == "bilinear":
-        return _bilinear(reference, flow)
     height, width = reference.shape[:2]
     y = jnp.arange(height, dtype=jnp.float32)[:, None] + flow[..., 0]
     x = jnp.arange(width, dtype=jnp.float32)[None, :] + flow[..., 1]
@@ -66,19 +63,6 @@ def _cubic_weights(t: jax.Array) -> jax.Array:
     t2, t3 = t * t, t * t * t
     return jnp.stack([-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t,
                       0.5 * t3 - 0.5 * t2], axis=-1)
-
-
-def _bilinear(reference: jax.Array, flow: jax.Array) -> jax.Array:
-    height, width = reference.shape[:2]
-    y = jnp.clip(jnp.arange(height, dtype=jnp.float32)[:, None] + flow[..., 0], 0.0, height - 1.0)
-    x = jnp.clip(jnp.arange(width, dtype=jnp.float32)[None, :] + flow[..., 1], 0.0, width - 1.0)
-    y0 = jnp.clip(jnp.floor(y), 0, max(height - 2, 0)).astype(jnp.int32)
-    x0 = jnp.clip(jnp.floor(x), 0, max(width - 2, 0)).astype(jnp.int32)
-    y1, x1 = jnp.minimum(y0 + 1, height - 1), jnp.minimum(x0 + 1, width - 1)
-    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
-    top = reference[y0, x0] * (1 - wx) + reference[y0, x1] * wx
-    bottom = reference[y1, x0] * (1 - wx) + reference[y1, x1] * wx
-    return top * (1 - wy) + bottom * wy
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
