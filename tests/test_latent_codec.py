@@ -109,7 +109,7 @@ def test_arm_steps_too_fine_for_the_weight_coder_are_skipped():
     first = net.arm_weights[0].at[0, 0].set(10.0).at[1, 0].set(-10.0)
     net = eqx.tree_at(lambda n: n.arm_weights[0], net, first)
     latents = [np.random.default_rng(0).integers(-3, 4, s) for s in arch.grid_shapes((8, 8))]
-    fracs, _ = packing._arm_steps(weights.leaves(net), latents, arch)
+    fracs, _ = packing.arm_steps(weights.leaves(net), latents, arch)
     assert fracs[0] <= 11
 
 
@@ -128,9 +128,9 @@ def test_each_arm_tensor_gets_the_step_that_codes_it_and_the_latents_smallest(mo
     rows, cols = np.mgrid[0:32, 0:32]
     smooth = np.round(6 * np.sin(cols / 5.0) * np.cos(rows / 7.0)).astype(np.int64)
     latents = [smooth[: s[0], : s[1]] for s in arch.grid_shapes((32, 32))]
-    fracs, bits = packing._arm_steps(leaves, latents, arch)
+    fracs, bits = packing.arm_steps(leaves, latents, arch)
     monkeypatch.setattr(packing, "ARM_FRAC_MOVES", ())
-    common, common_bits = packing._arm_steps(leaves, latents, arch)
+    common, common_bits = packing.arm_steps(leaves, latents, arch)
     assert len(set(common)) == 1 and bits < common_bits
     assert max(fracs[: arch.arm_depth]) < fracs[n_arm - 1]
 

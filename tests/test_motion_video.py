@@ -122,9 +122,8 @@ def test_fps_scale_and_scale_are_refused_naming_the_preset_that_has_them(coded):
             inrcodec.decode(encoded.blob, **options)
 
 
-@pytest.mark.parametrize("shape", [(1, 16, 16), (3, 13, 17)])
-def test_one_frame_and_odd_sizes_round_trip(shape):
-    clip = moving_clip(frames=shape[0], height=shape[1], width=shape[2])
+def test_odd_sizes_round_trip():
+    clip = moving_clip(frames=2, height=13, width=17)  # one frame: tests/test_video_codec.py
     encoded = MOTION_VIDEO_CODEC.encode(clip, config.load("video", overrides=TINY))
     decoded = inrcodec.decode(encoded.blob)
     assert decoded.data.shape == clip.data.shape
@@ -133,7 +132,7 @@ def test_one_frame_and_odd_sizes_round_trip(shape):
 
 def test_a_target_below_the_first_frame_is_a_config_error():
     with pytest.raises(ConfigError, match="rate target too low"):
-        MOTION_VIDEO_CODEC.encode(textured_clip(), config.load("video", overrides=(*TINY, "rate.target=0.01")))
+        MOTION_VIDEO_CODEC.encode(textured_clip(), config.load("video", overrides=(*TINY, "rate.target=0.001")))
 
 
 @pytest.mark.parametrize("change", [{"frames": 1 << 20}, {"height": 16384, "width": 16384}, {"frames": 2}])

@@ -6,7 +6,7 @@ import pytest
 from pipelines.bench.run import run
 from pipelines.bench.specs import VIDEO
 from pipelines.bench.video_codecs import X264, X265, SvtAv1, drop_nal_units
-from tests.video_clips import FAST_VIDEO, moving_clip, write_clip
+from tests.video_clips import WHOLE_CLIP_VIDEO, moving_clip, write_clip
 
 
 def test_sei_is_dropped_and_the_rest_of_an_annex_b_stream_is_kept():
@@ -31,7 +31,7 @@ def test_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     (tmp_path / "MANIFEST.md").write_text("not a video")
     out = tmp_path / "out"
     messages = []
-    options = dict(targets=(4.0, 8.0), codecs=("x264",), overrides=FAST_VIDEO, log=messages.append)
+    options = dict(targets=(4.0, 8.0), codecs=("x264",), overrides=WHOLE_CLIP_VIDEO, log=messages.append)
     run(VIDEO, [tmp_path], out, **options)
     document = json.loads((out / "results.json").read_text())
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
