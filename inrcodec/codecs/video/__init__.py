@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inrcodec import container, latent_arm, weights
+from inrcodec import container, latent_arm, metrics, weights
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render
 from inrcodec.codecs.latent import LATENT_CODEC, decode_latent_signal, encode_latent_signal
 from inrcodec.codecs.latent.packing import arm_steps
@@ -200,7 +200,7 @@ class _Encoder:
                 record, reconstructed = self._predicted(frame, reconstructed, t, records)
             records.append(record)
             out[t] = reconstructed
-            psnrs.append(_psnr(frame, reconstructed))
+            psnrs.append(metrics.psnr(frame, reconstructed, PEAK))
             if self.progress is not None:
                 self.progress("frames", t + 1, len(frames), float(np.mean((frame / PEAK - reconstructed / PEAK) ** 2)))
         blob = self._pack(records)
@@ -409,11 +409,6 @@ def _unused_networks(arch: MotionVideoConfig) -> tuple[bytes, bytes]:
 
 def _varint_size(n: int) -> int:
     return max(1, (n.bit_length() + 6) // 7)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return 10 * math.log10(PEAK**2 / mse) if mse > 0 else math.inf
 
 
 MOTION_VIDEO_CODEC = MotionVideoCodec()

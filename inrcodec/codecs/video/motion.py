@@ -176,11 +176,6 @@ def encode_vectors(vectors: np.ndarray, block: int) -> bytes:
     return w.getvalue() + entropy.encode([diffs], [model])
 
 
-def vector_bits(vectors: np.ndarray) -> float:
-    """Ideal code length of the vectors' differences (for choosing; not the rate)."""
-    return entropy.fit_model(differences(vectors).reshape(-1))[1]
-
-
 def decode_vectors(data: bytes, height: int, width: int) -> tuple[np.ndarray, int]:
     """Inverse of :func:`encode_vectors` for a frame of ``height`` x ``width`` pixels: the
     vectors and their block size."""
