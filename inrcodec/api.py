@@ -121,8 +121,8 @@ def encode_signal(signal: Signal, config: config_mod.CodecConfig, progress: Prog
     codec = codec_for(config.arch.name, modality, ConfigError)
     count = segment_count(modality, signal, config.fit.max_samples)
     if count > 1:  # each segment is coded as a signal of its own, by this function
-        return encode_segments(modality, signal, config, count, encode_signal, progress)
-    return smaller_of(codec.encode(signal, config, progress), signal)
+        return within_target(encode_segments(modality, signal, config, count, encode_signal, progress), signal, config)
+    return within_target(smaller_of(codec.encode(signal, config, progress), signal), signal, config)
 
 
 def can_pack(signal: Signal, config: config_mod.CodecConfig) -> bool:
@@ -139,7 +139,22 @@ def encode_pack(signals: list[Signal], config: config_mod.CodecConfig) -> list[E
     make of each, up to float rounding)."""
     from inrcodec.codecs.weight_codec import encode_signals
 
-    return [smaller_of(encoded, signal) for encoded, signal in zip(encode_signals(signals, config), signals)]
+    return [within_target(smaller_of(encoded, signal), signal, config)
+            for encoded, signal in zip(encode_signals(signals, config), signals)]
+
+
+def within_target(encoded: Encoded, signal: Signal, config: config_mod.CodecConfig) -> Encoded:
+    """``encoded``, checked against the rate target: the target is a hard limit on the file's
+    size, so a codec whose last resort still overshoots is an error, never a larger file."""
+    if config.rate.target > 0:
+        modality = REGISTRY[signal.modality]
+        budget = modality.budget_bits(config.rate.target, signal.meta)
+        if 8 * len(encoded.blob) > budget:
+            reached = config.rate.target * 8 * len(encoded.blob) / budget  # budgets are linear in the target
+            raise ConfigError(f"could not reach the rate target of {config.rate.target:g} {modality.rate_unit}: the "
+                              f"smallest file reached takes {len(encoded.blob)} bytes ({reached:.4g} "
+                              f"{modality.rate_unit}); use a higher target")
+    return encoded
 
 
 def measure(signal: Signal, encoded: Encoded) -> EncodeReport:

@@ -9,6 +9,10 @@ file, so the probability tables are rebuilt bit-exactly from integer arithmetic 
   written with ``R`` itself or (since format 1.4) as its index in ``DECAYS``.
 
 All tensors of a file share one range coder. Wire codes are frozen.
+
+The coder itself never converts a float: :func:`fixed_point` turns every row of weights into the
+24-bit integers the range coder uses, and the coder is handed rows whose conversion is exact
+(:func:`_exact_rows`), so an upgrade of constriction cannot change a file's bytes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ CONSTANT = 0
 DISCRETE_LAPLACE = 1
 MODEL_NAMES = {CONSTANT: "constant", DISCRETE_LAPLACE: "discrete-laplace"}
 
+PRECISION = 24  # bits of the range coder's probabilities
+ONE = 1 << PRECISION
 WEIGHT_BITS = 20
 DECAY_BITS = 16
 MAX_ALPHABET = 1 << 16
@@ -145,10 +151,40 @@ def fit_model(values: np.ndarray) -> tuple[TensorModel, float]:
     return TensorModel(DISCRETE_LAPLACE, center, below, above, int(_DECAY_CANDIDATES[best])), float(bits[best])
 
 
+def fixed_point(rows) -> np.ndarray:
+    """The range coder's integer probabilities of rows of nonnegative weights: int64 rows in units
+    of 2^-24 that sum to 2^24, every value at least 1 (so none is impossible).
+
+    The "leaky" quantization that files of every format version use: the value ``i`` of an
+    ``n``-value row starts at ``floor(C_i * s) + i``, where ``C_i`` is the float64 running sum of
+    the weights before it and ``s = (2^24 - n) / C_n``, and the last value ends at 2^24. Each
+    step is one IEEE-754 float64 operation (exact for integer weights), so every machine gets
+    the same integers. It is the conversion of constriction 0.5's ``Categorical(perfect=False)``,
+    written out here so that the format no longer depends on it.
+    """
+    rows = np.asarray(rows, np.float64)
+    n = rows.shape[-1]
+    running = np.cumsum(rows, axis=-1)  # sequential sums, not numpy's pairwise np.sum
+    if not np.all(running[..., -1] > 0):
+        raise ValueError("a probability row has no positive weight")
+    scale = (ONE - n) / running[..., -1:]
+    before = np.concatenate([np.zeros_like(running[..., :1]), running[..., :-1]], axis=-1)
+    left = np.floor(before * scale).astype(np.int64) + np.arange(n)
+    right = np.concatenate([left[..., 1:], np.full_like(left[..., :1], ONE)], axis=-1)
+    return right - left
+
+
+def _exact_rows(rows) -> np.ndarray:
+    """What the coder gets for :func:`fixed_point` rows: the probabilities less one, as floats.
+    They sum to 2^24 - n exactly, so the coder's leaky conversion scales them by exactly 1 and
+    gives back the integers unchanged (any correct float-to-fixed-point conversion would)."""
+    return (np.asarray(fixed_point(rows)) - 1).astype(np.float64)
+
+
 def _categorical(model: TensorModel):
     import constriction
 
-    return constriction.stream.model.Categorical(_pmf(model).astype(np.float64), perfect=False)
+    return constriction.stream.model.Categorical(_exact_rows(_pmf(model)), perfect=False)
 
 
 def encode(tensors: Sequence[np.ndarray], models: Sequence[TensorModel]) -> bytes:
@@ -199,8 +235,8 @@ def _trim(data: bytes) -> bytes:
 
 
 class RowEncoder:
-    """Range-codes symbols with one probability row each (integer weights held in float64), for
-    data whose probabilities depend on values coded before (the latent grids)."""
+    """Range-codes symbols with one row of weights each (made integer by :func:`fixed_point`),
+    for data whose probabilities depend on values coded before (latent grids, octree masks)."""
 
     def __init__(self) -> None:
         import constriction
@@ -211,34 +247,37 @@ class RowEncoder:
     def encode(self, symbols: np.ndarray, rows: np.ndarray) -> None:
         """``symbols[i]`` in 0..rows.shape[1]-1, coded with the weights ``rows[i]``."""
         if len(symbols):
-            self._encoder.encode(np.asarray(symbols, np.int32), self._family, rows)
+            self._encoder.encode(np.asarray(symbols, np.int32), self._family, _exact_rows(rows))
 
-    def finish(self) -> bytes:
-        return _trim(np.asarray(self._encoder.get_compressed(), dtype="<u4").tobytes())
+    def finish(self, trim: bool = True) -> bytes:
+        """The coded bytes; with ``trim``, less the trailing zero bytes of the last word."""
+        words = np.asarray(self._encoder.get_compressed(), dtype="<u4").tobytes()
+        return _trim(words) if trim else words
 
 
 class RowDecoder:
     """Inverse of :class:`RowEncoder`: call ``decode`` with the same rows in the same order."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, what: str = "latent payload", contents: str = "latents") -> None:
         import constriction
 
+        self.what, self.contents = what, contents
         padded = payload + b"\x00" * (-len(payload) % 4)
         self._family = constriction.stream.model.Categorical(perfect=False)
         try:
             self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
         except (ValueError, RuntimeError, AssertionError) as exc:
-            raise FormatError(f"latent payload does not decode: {exc}") from None
+            raise FormatError(f"{what} does not decode: {exc}") from None
 
     def finish(self) -> None:
         """Raise FormatError unless every byte of the payload was consumed."""
         if not self._decoder.maybe_exhausted():
-            raise FormatError("latent payload holds more data than its latents; the file is corrupt")
+            raise FormatError(f"{self.what} holds more data than its {self.contents}; the file is corrupt")
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
             return np.zeros(0, np.int64)
         try:
-            return np.asarray(self._decoder.decode(self._family, rows), np.int64)
+            return np.asarray(self._decoder.decode(self._family, _exact_rows(rows)), np.int64)
         except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:
-            raise FormatError(f"latent payload does not decode: {exc}") from None
+            raise FormatError(f"{self.what} does not decode: {exc}") from None

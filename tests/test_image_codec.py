@@ -48,6 +48,20 @@ def test_bpp_target_bounds_the_real_file_size():
         assert 8 * len(blob) <= target * 32 * 32
 
 
+def test_a_file_over_its_target_is_an_error_never_returned(coded_image):
+    # The check after every codec's last resort: whatever a codec hands back must fit.
+    from inrcodec.api import make_config, within_target
+    from inrcodec.codecs import Encoded
+    from inrcodec.errors import ConfigError
+
+    signal, report = coded_image
+    encoded = Encoded(report.blob, None, 0.0, 0.0, 1)
+    bpp = 8 * len(report.blob) / (32 * 32)
+    assert within_target(encoded, signal, make_config("image", target=bpp, overrides=FAST)) is encoded
+    with pytest.raises(ConfigError, match=f"smallest file reached takes {len(report.blob)} bytes"):
+        within_target(encoded, signal, make_config("image", target=0.99 * bpp, overrides=FAST))
+
+
 def test_same_seed_gives_same_bytes_and_same_bytes_give_identical_integers():
     signal = image_signal()
     first = inrcodec.encode(signal, seed=3, overrides=FAST)

@@ -120,8 +120,8 @@ def check_finite(values: np.ndarray, what: str = "decoded network") -> np.ndarra
     return values
 
 
-# constriction's leaky quantization (``Categorical(perfect=False)``, 24-bit probabilities) gives a
-# symbol of probability p at most p + 2^-23; twice that leaves room for float rounding.
+# The coder's leaky quantization (``entropy.fixed_point``, 24-bit probabilities) gives a symbol of
+# probability p at most p + 2^-23; twice that leaves room for float rounding.
 QUANTIZATION_SLACK = 2.0**-22
 # What a range coder's output may lack of the information it coded: its 64-bit state, and the
 # trailing zero bytes of the last 32-bit word that the files leave out.

@@ -146,10 +146,7 @@ def coding_order(levels: list[np.ndarray], level: int):
 
 def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
     """Range-code the child masks of levels 0..depth-1 with the fixed-point probabilities."""
-    import constriction
-
-    encoder = constriction.stream.queue.RangeEncoder()
-    family = constriction.stream.model.Categorical(perfect=False)
+    encoder = entropy.RowEncoder()
     for level in range(depth):
         for parents, known, masks in coding_order(levels, level):
             symbols = occupancy.masks(masks).astype(np.int32)
@@ -157,8 +154,8 @@ def encode_geometry(ints, fracs, levels: list[np.ndarray], depth: int) -> bytes:
                 chunk = parents[begin : begin + CODE_CHUNK]
                 features = occupancy.cell_features(chunk, levels[level], level, known)
                 probs = occupancy.mask_probabilities(occupancy.child_probabilities(ints, fracs, features))
-                encoder.encode(symbols[begin : begin + CODE_CHUNK], family, probs)
-    return np.asarray(encoder.get_compressed(), dtype="<u4").tobytes()
+                encoder.encode(symbols[begin : begin + CODE_CHUNK], probs)
+    return encoder.finish(trim=False)
 
 
 def decode_geometry(data: bytes, ints, fracs, depth: int, max_cells: int) -> np.ndarray:
@@ -203,26 +200,19 @@ class _MaskDecoder:
     """The range decoder of a geometry chunk, counting what it decodes against the chunk's bits."""
 
     def __init__(self, data: bytes) -> None:
-        import constriction
-
         if len(data) % 4:
             raise FormatError("geometry chunk is not a whole number of 32-bit words")
-        self._decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-        self._family = constriction.stream.model.Categorical(perfect=False)
+        self._decoder = entropy.RowDecoder(data, "geometry chunk", "octree")
         self._budget = BitBudget("geometry chunk", "octree", len(data))
 
     def decode(self, probs: np.ndarray) -> np.ndarray:
         """Child mask symbols (0..254) of one batch of parents, with these mask probabilities."""
-        try:
-            symbols = np.asarray(self._decoder.decode(self._family, probs), dtype=np.int64)
-        except (ValueError, RuntimeError, AssertionError) as exc:
-            raise FormatError(f"geometry does not decode: {exc}") from None
+        symbols = self._decoder.decode(probs)
         self._budget.spend(probs, symbols)
         return symbols
 
     def finish(self) -> None:
-        if not self._decoder.maybe_exhausted():
-            raise FormatError("geometry chunk holds more data than its octree; the file is corrupt")
+        self._decoder.finish()
 
 
 @dataclasses.dataclass
