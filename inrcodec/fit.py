@@ -174,15 +174,36 @@ def schedule(config: FitConfig, steps: int, lr: float | None = None) -> optax.Sc
     )
 
 
-def render(model, coords: jax.Array, chunk: int = 1 << 16) -> jax.Array:
-    """Evaluate the model on many coordinates in fixed-size chunks (bounded memory, one compile)."""
+RENDER_CHUNK = 1 << 16
+RENDER_PART = 1 << 20  # coordinates made at a time by render_parts
+
+
+def render(model, coords: jax.Array, chunk: int = RENDER_CHUNK, pad: bool = False) -> jax.Array:
+    """Evaluate the model on many coordinates in fixed-size chunks (bounded memory, one compile);
+    with ``pad`` a short input is padded to a whole chunk too (the same compiled program)."""
     apply = _apply_chunk
     n = coords.shape[0]
-    pad = (-n) % chunk if n > chunk else 0
-    size = chunk if n > chunk else n
+    whole = pad or n > chunk
+    pad = (-n) % chunk if whole else 0
+    size = chunk if whole else n
     padded = jnp.concatenate([coords, jnp.zeros((pad, coords.shape[1]), coords.dtype)]) if pad else coords
     parts = [apply(model, padded[i : i + size]) for i in range(0, padded.shape[0], size)]
     return jnp.concatenate(parts)[:n]
+
+
+def render_parts(model, coords_at: Callable[[int, int], np.ndarray], count: int,
+                 convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert`` of the ``render`` of ``count`` coordinates that ``coords_at(start, stop)``
+    makes, a part at a time: the memory of a large render is its converted output's. The
+    same values as one ``render`` call (the same chunks, at the same boundaries)."""
+    out = None
+    for start in range(0, count, RENDER_PART):
+        coords = jnp.asarray(coords_at(start, min(count, start + RENDER_PART)))
+        values = convert(np.asarray(render(model, coords, pad=count > RENDER_CHUNK)))
+        if out is None:
+            out = np.empty((count, values.shape[1]), values.dtype)
+        out[start : start + len(values)] = values
+    return out
 
 
 @eqx.filter_jit

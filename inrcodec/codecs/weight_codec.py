@@ -25,7 +25,7 @@ from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_r
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.config import CodecConfig
 from inrcodec.errors import ConfigError
-from inrcodec.fit import grid_rate, render, schedule, stack, train, unstack
+from inrcodec.fit import grid_rate, render_parts, schedule, stack, train, unstack
 from inrcodec.inr import ArchConfig, write_arch
 from inrcodec.modalities import REGISTRY, Modality, write_signal_chunk
 from inrcodec.signal import Signal
@@ -49,8 +49,10 @@ class WeightCodec(Codec):
         shape = modality.render_shape(meta, scale, fps_scale)
         check_render(math.prod(shape), arch.macs_per_sample())
         model = weights.decode(arch, parsed.tensors, parsed.payload)
-        values = np.asarray(render(model, jnp.asarray(modality.render_coords(meta, scale, fps_scale))))
-        return modality.from_values(check_finite(values), meta, scale, fps_scale)
+        coords_at = functools.partial(modality.render_coords, meta, scale, fps_scale)
+        samples = render_parts(model, coords_at, math.prod(shape),
+                               lambda values: modality.output_values(check_finite(values), meta))
+        return modality.signal_of(samples, meta, scale, fps_scale)
 
 
 @releases_compiled_programs

@@ -12,7 +12,7 @@ from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
 from inrcodec.files import check_readable_file
-from inrcodec.modalities.base import Modality
+from inrcodec.modalities.base import Modality, grid_coords
 from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
@@ -69,7 +69,7 @@ class Audio(Modality):
             raise OutputError(f"{path}: cannot write audio ({type(exc).__name__}: {str(exc)[:120]})") from None
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
-        return _sample_times(signal.data.shape[0]), np.asarray(signal.data, np.float32)
+        return grid_coords([(signal.data.shape[0], 1.0)]), np.asarray(signal.data, np.float32)
 
     def resolution(self, meta: dict[str, Any]) -> int:
         return meta["frames"]
@@ -77,18 +77,22 @@ class Audio(Modality):
     def render_shape(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> tuple[int]:
         return (max(1, round(meta["frames"] * scale)),)
 
-    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
-        return _sample_times(*self.render_shape(meta, scale))
+    def render_axes(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> list[tuple[int, float]]:
+        # The same instants in [-1, 1] at any rendering rate.
+        return [(self.render_shape(meta, scale)[0], 1.0)]
 
-    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+    def output_values(self, values: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         data = np.clip(np.asarray(values, np.float32), -1.0, 1.0)
         bits = PCM_BITS.get(meta.get("subtype"))
         if bits:  # exactly what the written file will hold, so that metrics measure that
             full = 2.0 ** (bits - 1)
             data = (np.clip(np.round(data * full), -full, full - 1) / full).astype(np.float32)
+        return data
+
+    def signal_of(self, samples: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
         # Rendering at ``scale`` times the samples is rendering at ``scale`` times the rate.
-        out = dict(meta, frames=data.shape[0], sample_rate=max(1, round(meta["sample_rate"] * scale)))
-        return Signal("audio", data, out)
+        out = dict(meta, frames=samples.shape[0], sample_rate=max(1, round(meta["sample_rate"] * scale)))
+        return Signal("audio", samples, out)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         return {"psnr": metrics.psnr(original.data, decoded.data, PEAK_TO_PEAK),
@@ -147,11 +151,6 @@ def _checked_samples(data: np.ndarray, path: Path) -> np.ndarray:
         raise InputError(f"{path}: audio contains NaN or infinite samples")
     # Float files may exceed full scale; the codec represents [-1, 1], as PCM does.
     return np.ascontiguousarray(np.clip(data, -1.0, 1.0))
-
-
-def _sample_times(frames: int) -> np.ndarray:
-    """Sample centres in [-1, 1], (frames, 1); the same instants at any rendering rate."""
-    return ((2.0 * np.arange(frames) + 1.0) / frames - 1.0).astype(np.float32)[:, None]
 
 
 AUDIO = register(Audio())

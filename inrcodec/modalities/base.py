@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,14 +47,31 @@ class Modality:
         video, ``fps_scale`` along time)."""
         raise NotImplementedError
 
-    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
-        """Coordinates of every sample of ``render_shape``, in ``samples``' order."""
+    def render_axes(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> list[tuple[int, float]]:
+        """(samples, extent) of each axis of ``render_shape``, in coordinate order (the first
+        varies fastest in ``samples``' order); an axis's coordinates are its samples' centres
+        spread over [-extent, extent] (:func:`grid_coords`)."""
+        raise NotImplementedError
+
+    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0,
+                      start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Coordinates of the samples ``start..stop-1`` of ``render_shape`` (all by default), in
+        ``samples``' order: a render made a part at a time needs no more than its output."""
+        return grid_coords(self.render_axes(meta, scale, fps_scale), start, stop)
+
+    def output_values(self, values: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+        """Network outputs (N, C), normalised like ``samples``' targets -> the decoded samples in
+        the input's own units and dtype; sample by sample, so a render can convert a part at a time."""
+        raise NotImplementedError
+
+    def signal_of(self, samples: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+        """The Signal of ``output_values`` at every sample of ``render_shape``."""
         raise NotImplementedError
 
     def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
         """Outputs at ``render_coords`` (normalised like ``samples``' targets) -> a Signal in the
         input's own units."""
-        raise NotImplementedError
+        return self.signal_of(self.output_values(values, meta), meta, scale, fps_scale)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         raise NotImplementedError
@@ -108,3 +126,15 @@ class Modality:
                 sum(p["frames"] for p in parts) != meta["frames"]:
             raise FormatError(f"the segments do not make up the {self.name} in the header "
                               f"({', '.join(self.segment_fields)} or length)")
+
+
+def grid_coords(axes: list[tuple[int, float]], start: int = 0, stop: int | None = None) -> np.ndarray:
+    """(stop - start, len(axes)) float32: the points ``start..stop-1`` of a grid whose axes
+    have ``(samples, extent)`` each (the first varying fastest), made only for those points."""
+    stop = math.prod(n for n, _ in axes) if stop is None else stop
+    index = np.arange(start, stop, dtype=np.int64)
+    columns = []
+    for n, extent in axes:
+        columns.append(((2.0 * (index % n) + 1.0) / n - 1.0).astype(np.float32) * np.float32(extent))
+        index //= n
+    return np.stack(columns, axis=-1)

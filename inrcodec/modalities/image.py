@@ -11,7 +11,7 @@ from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError, InputError, OutputError
 from inrcodec.files import check_readable_file
-from inrcodec.modalities.base import Modality
+from inrcodec.modalities.base import Modality, grid_coords
 from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
@@ -53,7 +53,7 @@ class Image(Modality):
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
         h, w, c = signal.data.shape
-        coords = _pixel_centres(h, w)
+        coords = grid_coords([(w, 1.0), (h, 1.0)])
         targets = signal.data.reshape(h * w, c).astype(np.float32) / _peak(signal.meta) - 0.5
         return coords, targets
 
@@ -63,15 +63,18 @@ class Image(Modality):
     def render_shape(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> tuple[int, int]:
         return max(1, round(meta["height"] * scale)), max(1, round(meta["width"] * scale))
 
-    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
-        return _pixel_centres(*self.render_shape(meta, scale))
-
-    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+    def render_axes(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> list[tuple[int, float]]:
         h, w = self.render_shape(meta, scale)
+        return [(w, 1.0), (h, 1.0)]
+
+    def output_values(self, values: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         peak = _peak(meta)
         ints = np.clip(np.round((np.asarray(values, np.float64) + 0.5) * peak), 0, peak)
-        dtype = np.uint16 if meta["bits"] == 16 else np.uint8
-        return Signal("image", ints.reshape(h, w, meta["channels"]).astype(dtype), dict(meta))
+        return ints.astype(np.uint16 if meta["bits"] == 16 else np.uint8)
+
+    def signal_of(self, samples: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+        h, w = self.render_shape(meta, scale)
+        return Signal("image", samples.reshape(h, w, meta["channels"]), dict(meta))
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         peak = _peak(original.meta)
@@ -163,13 +166,6 @@ def _first_line(exc: Exception) -> str:
 
 def _peak(meta: dict[str, Any]) -> int:
     return (1 << meta["bits"]) - 1
-
-
-def _pixel_centres(h: int, w: int) -> np.ndarray:
-    ys = (2.0 * np.arange(h) + 1.0) / h - 1.0
-    xs = (2.0 * np.arange(w) + 1.0) / w - 1.0
-    grid = np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1)
-    return grid.reshape(-1, 2).astype(np.float32)
 
 
 IMAGE = register(Image())

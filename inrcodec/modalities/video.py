@@ -18,7 +18,7 @@ from inrcodec import metrics
 from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import ConfigError, FormatError, InputError, OutputError
 from inrcodec.files import check_readable_file
-from inrcodec.modalities.base import Modality
+from inrcodec.modalities.base import Modality, grid_coords
 from inrcodec.modalities.registry import register
 from inrcodec.signal import Signal
 
@@ -104,7 +104,8 @@ class Video(Modality):
             raise OutputError(f"{path}: cannot write video ({_last_line(exc)})") from None
 
     def samples(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
-        coords = _voxel_centres(signal.data.shape[0], signal.meta["height"], signal.meta["width"], _extents(signal.meta))
+        coords = grid_coords(_voxel_axes(signal.data.shape[0], signal.meta["height"], signal.meta["width"],
+                                         _extents(signal.meta)))
         targets = signal.data.reshape(-1, 3).astype(np.float32) / PEAK - 0.5
         return coords, targets
 
@@ -117,15 +118,17 @@ class Video(Modality):
         return (max(1, round(meta["frames"] * fps_scale)), max(1, round(meta["height"] * scale)),
                 max(1, round(meta["width"] * scale)))
 
-    def render_coords(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> np.ndarray:
-        return _voxel_centres(*self.render_shape(meta, scale, fps_scale), _extents(meta))
+    def render_axes(self, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> list[tuple[int, float]]:
+        return _voxel_axes(*self.render_shape(meta, scale, fps_scale), _extents(meta))
 
-    def from_values(self, values: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
+    def output_values(self, values: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+        return np.clip(np.round((np.asarray(values, np.float64) + 0.5) * PEAK), 0, PEAK).astype(np.uint8)
+
+    def signal_of(self, samples: np.ndarray, meta: dict[str, Any], scale: float, fps_scale: float = 1.0) -> Signal:
         frames, height, width = self.render_shape(meta, scale, fps_scale)
-        ints = np.clip(np.round((np.asarray(values, np.float64) + 0.5) * PEAK), 0, PEAK).astype(np.uint8)
         fps = Fraction(meta["fps_num"], meta["fps_den"]) * Fraction(fps_scale).limit_denominator(1000)
         out = dict(meta, frames=frames, height=height, width=width, fps_num=fps.numerator, fps_den=fps.denominator)
-        return Signal("video", ints.reshape(frames, height, width, 3), out)
+        return Signal("video", samples.reshape(frames, height, width, 3), out)
 
     def metrics(self, original: Signal, decoded: Signal) -> dict[str, float]:
         """Mean of the per-frame RGB PSNRs (the video-coding convention), and the PSNR of all pixels."""
@@ -257,13 +260,9 @@ def _extents(meta: dict[str, Any]) -> tuple[float, float, float]:
     return meta["width"] / longest, meta["height"] / longest, meta["frames"] / longest
 
 
-def _voxel_centres(frames: int, height: int, width: int, extents: tuple[float, float, float]) -> np.ndarray:
-    """(x, y, t) of every pixel of every frame, frame-major, (T*H*W, 3) float32, each axis's
-    centres spread over [-extent, extent]."""
-    xs, ys, ts = (((2.0 * np.arange(n) + 1.0) / n - 1.0).astype(np.float32) * np.float32(e)
-                  for n, e in zip((width, height, frames), extents))
-    t, y, x = np.meshgrid(ts, ys, xs, indexing="ij")
-    return np.stack([x.ravel(), y.ravel(), t.ravel()], axis=-1)
+def _voxel_axes(frames: int, height: int, width: int, extents: tuple[float, float, float]) -> list[tuple[int, float]]:
+    """The x, y and t axes of the frames (pixels frame-major) with their extents."""
+    return list(zip((width, height, frames), extents))
 
 
 VIDEO = register(Video())
