@@ -88,7 +88,7 @@ class VideoConfig:
     motion_block_min: int = 16
     motion_block_max: int = 32
     motion_search: int = 8
-    motion_refine_steps: int = 50
+    motion_refine_steps: int = 200
     motion_smoothness: float = 1e-5
     # Residual fits: the first P frame fits the shared networks with its latents; later ones
     # fit only their latents.
