@@ -54,24 +54,29 @@ class LatentGridConfig(ArchConfig):
     size_field = "synth_width"
     size_range = (1, 256)
 
-    def validate(self) -> None:
-        super().validate()
-        checks = [
+    def field_checks(self) -> list[tuple[bool, str]]:
+        """(holds, message) for the range of each field: checked before anything derived from
+        them is computed (a header may hold any value)."""
+        return [
             (self.in_dim == self.coord_dims, f"codes {self.codes}"),
             (1 <= self.levels <= 12, "levels must be 1..12"),
             (0 <= self.latent_step_bits <= 8, "latent_step_bits must be 0..8"),
             (0 <= self.context_rows <= 4, "context_rows must be 0..4"),
             (0 <= self.context_cols <= 4, "context_cols must be 0..4"),
-            (self.context_size() >= 1, "the context needs at least one neighbour"),
             (1 <= self.arm_width <= 64, "arm_width must be 1..64"),
             (0 <= self.arm_depth <= 4, "arm_depth must be 0..4"),
             (1 <= self.synth_width <= 256, "synth_width must be 1..256"),
             (0 <= self.synth_depth <= 4, "synth_depth must be 0..4"),
             (0 <= self.convs <= 4, "convs must be 0..4"),
         ]
-        for ok, message in checks:
+
+    def validate(self) -> None:
+        super().validate()
+        for ok, message in self.field_checks():
             if not ok:
                 raise ConfigError(f"{self.name}: {message} (config {self})")
+        if self.context_size() < 1:
+            raise ConfigError(f"{self.name}: the context needs at least one neighbour (config {self})")
 
     def latent_step(self) -> float:
         """Latents are integer multiples of this step (a power of two)."""
@@ -132,10 +137,8 @@ class LatentVideoConfig(LatentGridConfig):
     in_dim: int = 3
     previous_radius: int = 1
 
-    def validate(self) -> None:
-        super().validate()
-        if not 0 <= self.previous_radius <= 2:
-            raise ConfigError(f"latentvideo: previous_radius must be 0..2 (config {self})")
+    def field_checks(self) -> list[tuple[bool, str]]:
+        return super().field_checks() + [(0 <= self.previous_radius <= 2, "previous_radius must be 0..2")]
 
     def offsets(self) -> tuple[tuple[int, ...], ...]:
         r = self.previous_radius
