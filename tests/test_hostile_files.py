@@ -67,8 +67,19 @@ def test_render_beyond_the_sample_limit_is_refused_before_allocating():
     for value in (1, 1 << 16, 1 << 12, 3, 8):  # wire code, 65536 x 4096 pixels, 3 channels, 8-bit
         w.uvarint(value)
     huge = container.pack(container.Container(w.getvalue(), image.model, image.tensors, image.payload))
-    with pytest.raises(inrcodec.InrcodecError, match="exceeds the limit"):
+    with pytest.raises(inrcodec.ConfigError, match="exceeds the limit .* use a smaller --scale"):
         inrcodec.decode(huge, scale=2)
+
+
+def test_a_header_beyond_the_sample_limit_is_a_corrupt_file_not_a_scale_to_lower():
+    from inrcodec.modalities import write_signal_chunk
+    from inrcodec.modalities.registry import read_signal_chunk
+
+    video = _chunks("video-motion.inrc")
+    modality, meta = read_signal_chunk(video.signal)
+    huge = dataclasses.replace(video, signal=write_signal_chunk(modality, dict(meta, height=16384, width=16384)))
+    with pytest.raises(inrcodec.FormatError, match="header declares 1073741824 samples"):
+        inrcodec.decode(container.pack(huge))
 
 
 def test_crc_fix_keeps_valid_files_valid():

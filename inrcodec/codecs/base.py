@@ -104,11 +104,15 @@ class Codec:
                               f"{modality.name} needs {modality.coord_dim}-D coordinates and {meta['channels']} channels")
 
 
-def check_render(samples: int, macs_per_sample: int) -> None:
-    """Raise before anything is allocated if a render of ``samples`` exceeds the decoder's limits."""
-    if samples > MAX_RENDER_SAMPLES:
+def check_render(samples: int, macs_per_sample: int, rescaled: bool = False) -> None:
+    """Raise before anything is allocated if a render of ``samples`` exceeds the decoder's limits
+    (``rescaled``: the size asked for is not the coded one, so the user can ask for less)."""
+    if samples > MAX_RENDER_SAMPLES and rescaled:
         raise ConfigError(f"a render of {samples:.0f} samples exceeds the limit of {MAX_RENDER_SAMPLES}; "
                           "use a smaller --scale")
+    if samples > MAX_RENDER_SAMPLES:
+        raise FormatError(f"the header declares {samples:.0f} samples, more than the decoder's limit of "
+                          f"{MAX_RENDER_SAMPLES}; the file is corrupt")
     if samples * macs_per_sample > MAX_RENDER_MACS:
         raise FormatError(f"a render of {samples:.0f} samples at {macs_per_sample} MACs each exceeds "
                           f"the decoder's limit of {MAX_RENDER_MACS} MACs")

@@ -47,7 +47,7 @@ class WeightCodec(Codec):
         """Render the network at every sample of the (rescaled) signal."""
         self.check_chunks(parsed)
         shape = modality.render_shape(meta, scale, fps_scale)
-        check_render(math.prod(shape), arch.macs_per_sample())
+        check_render(math.prod(shape), arch.macs_per_sample(), rescaled=(scale, fps_scale) != (1.0, 1.0))
         model = weights.decode(arch, parsed.tensors, parsed.payload)
         coords_at = functools.partial(modality.render_coords, meta, scale, fps_scale)
         samples = render_parts(model, coords_at, math.prod(shape),

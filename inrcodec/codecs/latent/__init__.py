@@ -116,7 +116,8 @@ def decode_latent_signal(parsed: container.Container, meta: dict[str, Any], arch
     """(pixels, channels) network outputs of a latent-grid file, rendered on a grid of
     ``render_shape`` pixels (the coded shape, or another: the grids are resampled to it)."""
     pixels = math.prod(render_shape)
-    check_render(pixels, 0)  # the work is bounded by the coded size (decode_integer_parts)
+    # the work is bounded by the coded size (decode_integer_parts)
+    check_render(pixels, 0, rescaled=tuple(render_shape) != tuple(arch.signal_shape(meta)))
     ints, codes, latents = decode_integer_parts(parsed, meta, arch)
     net = weights.from_ints(arch, ints, codes)
     values = render(net, latents, arch.latent_step(), tuple(render_shape), arch.convs)
