@@ -94,6 +94,10 @@ class VideoConfig:
     # fit only their latents.
     first_residual_steps: int = 600
     residual_steps: int = 300
+    # With a target, the residual synthesis is twice as wide where its networks (estimated at
+    # latent.network_bits_per_param) take at most this share of the clip's bits: it codes
+    # residuals for fewer bits, which pays where P frames carry many of them.
+    wide_synthesis_share: float = 0.03
     # The P frames' rate weight without a target: twice the I frames' (fit.lmbda), as in
     # H.264's usual offset. With a target it starts at p_lambda_factor times the first I
     # frame's squared error per bpp (its slope if quality grows 5 dB per doubling of rate,

@@ -138,3 +138,13 @@ def test_a_header_that_lies_about_the_clip_is_a_format_error_before_any_allocati
     lying = container.pack(dataclasses.replace(parsed, signal=write_signal_chunk(REGISTRY["video"], {**meta, **change})))
     with pytest.raises(FormatError):
         inrcodec.decode(lying)
+
+
+def test_a_large_budget_doubles_the_residual_synthesis_and_a_small_one_keeps_it():
+    from inrcodec.codecs.video import _networks_for_budget
+
+    arch = config.load("video").arch
+    wide = _networks_for_budget(arch, 1e7, 0.03, 6.0)
+    assert wide.synth_width == 2 * arch.synth_width and wide.arm_width == arch.arm_width
+    assert _networks_for_budget(arch, 1e4, 0.03, 6.0) == arch
+    assert _networks_for_budget(arch, 1e7, 0.0, 6.0) == arch  # a share of zero turns it off
