@@ -162,23 +162,24 @@ def fixed_point(rows) -> np.ndarray:
     the same integers. It is the conversion of constriction 0.5's ``Categorical(perfect=False)``,
     written out here so that the format no longer depends on it.
     """
+    return _exact_rows(rows).astype(np.int64) + 1
+
+
+def _exact_rows(rows) -> np.ndarray:
+    """:func:`fixed_point` less one, as float64 (exact integers): what the coder is handed. They
+    sum to 2^24 - n, so the coder's leaky conversion scales them by exactly 1 and gives back the
+    integers unchanged (any correct float-to-fixed-point conversion would)."""
     rows = np.asarray(rows, np.float64)
     n = rows.shape[-1]
     running = np.cumsum(rows, axis=-1)  # sequential sums, not numpy's pairwise np.sum
     if not np.all(running[..., -1] > 0):
         raise ValueError("a probability row has no positive weight")
-    scale = (ONE - n) / running[..., -1:]
-    before = np.concatenate([np.zeros_like(running[..., :1]), running[..., :-1]], axis=-1)
-    left = np.floor(before * scale).astype(np.int64) + np.arange(n)
-    right = np.concatenate([left[..., 1:], np.full_like(left[..., :1], ONE)], axis=-1)
-    return right - left
-
-
-def _exact_rows(rows) -> np.ndarray:
-    """What the coder gets for :func:`fixed_point` rows: the probabilities less one, as floats.
-    They sum to 2^24 - n exactly, so the coder's leaky conversion scales them by exactly 1 and
-    gives back the integers unchanged (any correct float-to-fixed-point conversion would)."""
-    return (np.asarray(fixed_point(rows)) - 1).astype(np.float64)
+    # floor(C_i * s) for the ends of values 0..n-2; the last value ends at 2^24 (less n: the one
+    # every value gets is not in these floats)
+    running *= (ONE - n) / running[..., -1:]
+    ends = np.floor(running, out=running)
+    ends[..., -1] = ONE - n
+    return np.diff(ends, axis=-1, prepend=0.0)
 
 
 def _categorical(model: TensorModel):
