@@ -296,8 +296,9 @@ class _Bench:
     targets: str  # the default rate points of the codec under test
     targets_help: str
     targets_option: str = "rates"
-    # The command's own option, a length or size where 0 means none: (name, type, default, help).
-    option: tuple[str, type, float, str] | None = None
+    # The command's own options, (name, type, default, help): a length or size where 0 means
+    # none, or a text where "" means none.
+    options: tuple[tuple[str, type, float | str, str], ...] = ()
 
 
 _RESUMES = "\n\nFinished fits are cached in OUT/records.jsonl: rerunning the command resumes."
@@ -309,7 +310,7 @@ _BENCHES = (
         codecs="jpeg,jpeg-opt,webp,avif,jpeg2000",
         targets="0.25,0.5,1,2",
         targets_help="Target bpp of the codec under test, comma-separated; empty: baselines only.",
-        option=("crop", int, 256, "Centre crop side in pixels; 0 keeps whole images."),
+        options=(("crop", int, 256, "Centre crop side in pixels; 0 keeps whole images."),),
     ),
     _Bench(
         name="audio",
@@ -318,7 +319,10 @@ _BENCHES = (
         codecs="mp3,opus",
         targets="8,16,32,64",
         targets_help="Target kbit/s of the codec under test, comma-separated; empty: baselines only.",
-        option=("seconds", float, 0.0, "Centre excerpt length in seconds; 0 keeps whole clips."),
+        options=(("seconds", float, 0.0, "Centre excerpt length in seconds; 0 keeps whole clips."),
+                 ("speech", str, "", "File name patterns (comma-separated globs, e.g. 'cmu*,*speech*') scored in "
+                                     "ViSQOL's speech mode; the others in its audio mode. Empty: clips sampled at "
+                                     "16 kHz or less are speech.")),
     ),
     _Bench(
         name="pointcloud",
@@ -349,10 +353,12 @@ def _add_bench_command(bench: _Bench) -> None:
                 set_: Optional[list[str]], label: str, jobs: int, **own) -> None:
         rates = own.pop(bench.targets_option)
         for name, value in own.items():
-            if not value >= 0:
+            if not isinstance(value, str) and not value >= 0:
                 _fail(f"--{name} must not be negative, got {value}", 2)
         targets = _bench_targets(inputs, rates, jobs, f"--{bench.targets_option}")
         _require("matplotlib", "bench", "inrcodec bench")
+        if bench.name == "audio":
+            _require("visqol", "bench", "the audio benchmark's MOS")
         if bench.name == "pointcloud" and "draco" in codecs.split(","):
             _require("DracoPy", "bench", "the Draco baseline")
         from pipelines.bench.run import run
@@ -370,10 +376,8 @@ def _add_bench_command(bench: _Bench) -> None:
     def param(name: str, annotation, default=inspect.Parameter.empty) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
-    own_option = []
-    if bench.option:
-        option, value_type, default, text = bench.option
-        own_option.append(param(option, Annotated[value_type, typer.Option(help=text)], default))
+    own_option = [param(option, Annotated[value_type, typer.Option(help=text)], default)
+                  for option, value_type, default, text in bench.options]
     # typer reads the options from the signature, in this order.
     command.__signature__ = inspect.Signature([
         param("inputs", Annotated[list[Path], typer.Argument(help=bench.inputs_help)]),

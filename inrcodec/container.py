@@ -21,8 +21,9 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 5  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
-# 1.4 tensor entropy models that name their decay by its index in a table, 1.5 the frames chunk
+FORMAT_MINOR = 6  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
+# 1.4 tensor entropy models that name their decay by its index in a table, 1.5 the frames chunk,
+# 1.6 the noise chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
@@ -35,12 +36,13 @@ TAG_GEOMETRY = 0x05  # entropy-coded octree of a point cloud (only in point-clou
 TAG_SEGMENTS = 0x06
 TAG_LATENTS = 0x07  # entropy-coded latent grids (only in latent-grid image files)
 TAG_FRAMES = 0x08  # a video's coded frames, one after the other (only in motionvideo files)
+TAG_NOISE = 0x09  # band energies of audio above a cutoff, filled with noise (inrcodec/codecs/noise_fill.py)
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
 TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
              TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments", TAG_LATENTS: "latents",
-             TAG_FRAMES: "frames"}
+             TAG_FRAMES: "frames", TAG_NOISE: "noise"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Container:
     segments: bytes | None = None
     latents: bytes | None = None
     frames: bytes | None = None
+    noise: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
@@ -65,7 +68,8 @@ class Container:
         if self.segments is not None:
             return [(TAG_SIGNAL, self.signal), (TAG_SEGMENTS, self.segments)]
         chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
-        specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents), (TAG_FRAMES, self.frames)]
+        specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents), (TAG_FRAMES, self.frames),
+                    (TAG_NOISE, self.noise)]
         return chunks + [(tag, body) for tag, body in specific if body is not None]
 
 
@@ -128,5 +132,6 @@ def unpack(blob: bytes) -> Container:
     if missing:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")
     return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY),
-                     latents=chunks.get(TAG_LATENTS), frames=chunks.get(TAG_FRAMES), version=(major, minor),
+                     latents=chunks.get(TAG_LATENTS), frames=chunks.get(TAG_FRAMES), noise=chunks.get(TAG_NOISE),
+                     version=(major, minor),
                      skipped_optional=skipped)

@@ -59,6 +59,7 @@ def train(
     steps_per_call: int = 100,
     quant_steps=None,
     rate: RateTerm | None = None,
+    sample_weights: jax.Array | None = None,
     progress: ProgressFn | None = None,
 ):
     """Minimise the mean squared error of every model of a pack against its own targets.
@@ -72,7 +73,8 @@ def train(
     pass sees the parameters rounded to those steps (straight-through): quantization-aware
     fine-tuning. With ``rate`` the grid leaves are perturbed and their estimated bits per
     sample, weighted by each signal's lambda, are added to the loss; ``rate`` is updated in
-    place (scales, lambdas, last estimates).
+    place (scales, lambdas, last estimates). ``sample_weights`` (P, N), of mean 1, weigh each
+    sample's squared error (audio's loudness weighting); None weighs all alike.
 
     The compiled program is a module-level one, keyed by shapes and structure alone (the
     signal, the learning rates and the rate weights are its arguments): every fit of the same
@@ -92,7 +94,8 @@ def train(
         lmbda = jnp.asarray([c.lmbda for c in rate.controllers] if rate else np.zeros(targets.shape[0]), jnp.float32)
         rates = call_rates(schedule, done, steps_per_call)
         trainable, opt_state, mse, bits = _train_steps(trainable, opt_state, sub, np.asarray(length, np.int32), lmbda,
-                                                       rates, coords, targets, quant_steps, static, grid, hard, batch)
+                                                       rates, coords, targets, sample_weights, quant_steps, static, grid,
+                                                       hard, batch)
         done += length
         if rate is not None:
             rate.bits_per_sample = np.asarray(bits, np.float64)
@@ -117,13 +120,13 @@ def call_rates(schedule: optax.Schedule, done: int, per_call: int) -> np.ndarray
 # rates, the rate weights and the number of steps: its compiled form depends on shapes and
 # structure alone, and JAX's caches (in memory and on disk) serve every same-shaped fit.
 @eqx.filter_jit
-def _train_steps(trainable, opt_state, key, length, lmbda, rates, coords, targets, quant_steps, static, grid,
-                 hard: bool, batch: int):
+def _train_steps(trainable, opt_state, key, length, lmbda, rates, coords, targets, sample_weights, quant_steps,
+                 static, grid, hard: bool, batch: int):
     """``length`` (at most ``len(rates)``) Adam steps of :func:`train`, one learning rate each.
     ``static``, ``grid`` (a ``GridRate`` or None), ``hard`` and ``batch`` are static."""
     n = coords.shape[0]
 
-    def signal_loss(t, q, x, y, lmbda, k):
+    def signal_loss(t, q, x, y, v, lmbda, k):
         p, log_scales = t
         if quant_steps is not None:
             p = fake_quantize(p, q)
@@ -134,11 +137,14 @@ def _train_steps(trainable, opt_state, key, length, lmbda, rates, coords, target
             noisy = grid.perturb(p, k, hard=False)
             bits = grid.bits(noisy, log_scales) / n
             p = grid.perturb(p, k, hard=True) if hard else noisy
-        mse = jnp.mean((eqx.combine(p, static)(x) - y) ** 2)
-        return mse + lmbda * bits, mse
+        squared = (eqx.combine(p, static)(x) - y) ** 2
+        mse = jnp.mean(squared)
+        distortion = mse if v is None else jnp.mean(v[:, None] * squared)
+        return distortion + lmbda * bits, mse
 
-    def pack_loss(t, q, x, y, lmbda, k):
-        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, 0, None))(t, q, x, y, lmbda, k)
+    def pack_loss(t, q, x, y, v, lmbda, k):
+        v_axis = None if v is None else 0
+        losses, mse = jax.vmap(signal_loss, in_axes=(0, 0, None, 0, v_axis, 0, None))(t, q, x, y, v, lmbda, k)
         return jnp.sum(losses), mse  # signals are independent: each gets its own gradient
 
     def rounded_bits(t, k):
@@ -150,11 +156,12 @@ def _train_steps(trainable, opt_state, key, length, lmbda, rates, coords, target
         t, s, _ = carry
         batch_key, noise_key = jax.random.split(keys[i])
         if batch == 0:
-            x, y = coords, targets
+            x, y, v = coords, targets, sample_weights
         else:
             idx = jax.random.randint(batch_key, (batch,), 0, n)
             x, y = coords[idx], targets[:, idx]
-        (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, quant_steps, x, y, lmbda, noise_key)
+            v = None if sample_weights is None else sample_weights[:, idx]
+        (_, mse), grads = jax.value_and_grad(pack_loss, has_aux=True)(t, quant_steps, x, y, v, lmbda, noise_key)
         direction, s = _ADAM.update(grads, s, t)
         return jax.tree_util.tree_map(lambda w, d: w - rates[i] * d, t, direction), s, mse
 

@@ -77,14 +77,16 @@ class Codec:
                          "max": int(q.max())} for name, q, c in zip(weights.leaf_names(arch), ints, codes)],
         }
 
-    # Chunks a file of this codec holds beside the header and the network ("geometry", "latents", "frames").
+    # Chunks a file of this codec holds beside the header and the network ("geometry", "latents",
+    # "frames"), and those it may hold ("noise").
     chunks: ClassVar[tuple[str, ...]] = ()
+    optional_chunks: ClassVar[tuple[str, ...]] = ()
 
     def check_chunks(self, parsed: Container) -> None:
         """Raise FormatError if the file lacks a chunk this codec needs or holds one it does not read."""
-        for name in ("geometry", "latents", "frames"):
+        for name in ("geometry", "latents", "frames", "noise"):
             present = getattr(parsed, name) is not None
-            if present and name not in self.chunks:
+            if present and name not in self.chunks + self.optional_chunks:
                 raise FormatError(f"unexpected {name} chunk in a file of the {'/'.join(self.archs)} architecture")
             if not present and name in self.chunks:
                 raise FormatError(f"{'/'.join(self.archs)} file without a {name} chunk")

@@ -21,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, quantize, weights
+from inrcodec.codecs import noise_fill
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.compile_cache import releases_compiled_programs
-from inrcodec.config import CodecConfig
-from inrcodec.errors import ConfigError
+from inrcodec.config import NOISE_CUTOFFS, CodecConfig
+from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import grid_rate, render_parts, schedule, stack, train, unstack
 from inrcodec.inr import ArchConfig, write_arch
 from inrcodec.modalities import REGISTRY, Modality, write_signal_chunk
@@ -37,6 +38,7 @@ SEARCH_CHUNK = 1 << 18
 class WeightCodec(Codec):
     archs = ("siren", "hashgrid")
     modalities = ("image", "audio", "video")
+    optional_chunks = ("noise",)
     packable = True  # see encode_signals
 
     def encode(self, signal: Signal, config: CodecConfig, progress: Progress | None = None) -> Encoded:
@@ -48,11 +50,34 @@ class WeightCodec(Codec):
         self.check_chunks(parsed)
         shape = modality.render_shape(meta, scale, fps_scale)
         check_render(math.prod(shape), arch.macs_per_sample(), rescaled=(scale, fps_scale) != (1.0, 1.0))
+        noise = self._noise(parsed, modality, meta, scale)
         model = weights.decode(arch, parsed.tensors, parsed.payload)
         coords_at = functools.partial(modality.render_coords, meta, scale, fps_scale)
-        samples = render_parts(model, coords_at, math.prod(shape),
-                               lambda values: modality.output_values(check_finite(values), meta))
+        if noise is None:
+            samples = render_parts(model, coords_at, math.prod(shape),
+                                   lambda values: modality.output_values(check_finite(values), meta))
+        else:  # the noise is shaped over the whole signal, so it is rendered whole first
+            below = render_parts(model, coords_at, math.prod(shape), lambda values: check_finite(values))
+            samples = modality.output_values(noise_fill.fill(below, noise), meta)
         return modality.signal_of(samples, meta, scale, fps_scale)
+
+    def integers(self, parsed: container.Container, modality: Modality, meta: dict[str, Any],
+                 arch: ArchConfig) -> list[np.ndarray]:
+        """The network's integers, then the noise levels where the file has them."""
+        noise = self._noise(parsed, modality, meta, 1.0)
+        return super().integers(parsed, modality, meta, arch) + ([] if noise is None else [noise.levels.reshape(-1)])
+
+    @staticmethod
+    def _noise(parsed: container.Container, modality: Modality, meta: dict[str, Any],
+               scale: float) -> noise_fill.NoiseBands | None:
+        if parsed.noise is None:
+            return None
+        if not modality.noise_fill:
+            raise FormatError(f"unexpected noise chunk in a {modality.name} file")
+        if scale != 1.0:
+            raise ConfigError("this audio file fills its top band with noise at its own sample rate; decode it "
+                              "without --scale")
+        return noise_fill.read(parsed.noise, meta["frames"], meta["channels"])
 
 
 @releases_compiled_programs
@@ -105,12 +130,21 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
     are the same, and retry (``rate.max_attempts``) each that missed its target with a resized network."""
     modality = REGISTRY[signals[0].modality]
     coords = jnp.asarray(coords_np)
+    signals, targets = list(signals), list(targets)
     archs = [WEIGHT_CODEC.adapt(config.arch, signal, modality) for signal in signals]
     for arch in set(archs):
         arch.validate()
     chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
     budgets = [modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
                for signal in signals]
+    noise = [_noise_bands(modality, signal, config) for signal in signals]
+    noise_chunks = [None if bands is None else noise_fill.write(bands) for bands in noise]
+    for i, bands in enumerate(noise):
+        if bands is not None:  # the network codes what is below the noise, in what the noise leaves
+            targets[i] = noise_fill.lowpass(targets[i], bands).astype(np.float32)
+            signals[i] = Signal(signals[i].modality, targets[i], signals[i].meta)
+            if budgets[i] is not None:
+                budgets[i] -= 8 * (len(noise_chunks[i]) + 4)
     search_coords = _search_coords(coords_np)
     evaluators = [_distortion_evaluator(modality, signal, search_coords) for signal in signals]
 
@@ -127,8 +161,10 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
         pending = []
         for (sized, budget), members in packs.items():
             key = jax.random.PRNGKey(config.seed)
-            fitted = _fit_pack(sized, coords, jnp.asarray(np.stack([targets[i] for i in members])),
-                               [chunks[i] for i in members], config, key, [evaluators[i] for i in members],
+            pack_targets = np.stack([targets[i] for i in members])
+            loss_weights = modality.loss_weights(pack_targets, signals[members[0]].meta, config.fit.loudness_weighting)
+            fitted = _fit_pack(sized, coords, jnp.asarray(pack_targets), loss_weights, [chunks[i] for i in members],
+                               [noise_chunks[i] for i in members], config, key, [evaluators[i] for i in members],
                                budget, progress)
             for i, (blob, psnr) in zip(members, fitted):
                 if best[i] is None or (psnr > best[i][0] and (budget is None or len(blob) * 8 <= budget)):
@@ -155,7 +191,8 @@ def _sized(arch: ArchConfig, budget: float | None, signal_chunk: bytes, bits_per
     return arch.resized(max(int((budget - overhead) / bits_per_param), 1))
 
 
-def _fit_pack(arch, coords, targets, signal_chunks, config, key, evaluators, budget, progress):
+def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, config, key, evaluators, budget,
+              progress):
     """Fit, search steps, fine-tune and code a pack of signals (targets (P, N, C)) that share
     ``coords``, a network size and a budget; one (file, PSNR) per signal."""
     fit_cfg = config.fit
@@ -168,7 +205,8 @@ def _fit_pack(arch, coords, targets, signal_chunks, config, key, evaluators, bud
     fixed_bits = [overhead_bits(chunk, arch) for chunk in signal_chunks]
     rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
-    common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate)
+    common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate,
+                  sample_weights=None if loss_weights is None else jnp.asarray(loss_weights))
     # Every signal starts from the same network, as a fit of one does.
     models = train(stack([model] * count), coords, targets, steps=float_steps,
                    schedule=schedule(fit_cfg, float_steps), key=fit_key, progress=report("fit"), **common)
@@ -198,13 +236,15 @@ def _fit_pack(arch, coords, targets, signal_chunks, config, key, evaluators, bud
                        key=qat_key, quant_steps=steps_pack, progress=report("quantize"), **common)
         fitted = unstack(models, count)
     model_chunk = write_arch(arch)
-    return [_code(model, codes, chunk, model_chunk, groups, frozen, budget, bits, evaluate, config)
-            for model, codes, chunk, bits, evaluate in zip(fitted, all_codes, signal_chunks, fixed_bits, evaluators)]
+    return [_code(model, codes, (chunk, model_chunk, noise), groups, frozen, budget, bits, evaluate, config)
+            for model, codes, chunk, noise, bits, evaluate
+            in zip(fitted, all_codes, signal_chunks, noise_chunks, fixed_bits, evaluators)]
 
 
-def _code(model, codes, signal_chunk, model_chunk, groups, frozen, budget, fixed_bits, evaluate, config):
-    """The file of one fitted network, within its budget; with the PSNR of what it decodes to."""
-    blob = _pack(signal_chunk, model_chunk, model, codes)
+def _code(model, codes, header_chunks, groups, frozen, budget, fixed_bits, evaluate, config):
+    """The file of one fitted network, within its budget; with the PSNR of what it decodes to
+    (below the noise fill, where there is one). ``header_chunks``: signal, model and noise chunks."""
+    blob = _pack(*header_chunks, model, codes)
     if budget is not None and len(blob) * 8 > budget:
         # Fine-tuning moved the weights: search the free steps again under the real budget.
         search = quantize.StepSearch(weights.leaves(model), functools.partial(evaluate, model), frozen=frozen)
@@ -213,10 +253,10 @@ def _code(model, codes, signal_chunk, model_chunk, groups, frozen, budget, fixed
         search = quantize.StepSearch(weights.leaves(model), functools.partial(evaluate, model), frozen=frozen)
         codes = list(search.search(groups, slope_db=config.quant.slope_db, fixed_bits=fixed_bits + slack,
                                    target_bits=budget).codes)
-        blob = _pack(signal_chunk, model_chunk, model, codes)
+        blob = _pack(*header_chunks, model, codes)
     while budget is not None and len(blob) * 8 > budget and min(codes) < quantize.MAX_CODE:
         codes = [min(c + 1, quantize.MAX_CODE) for c in codes]  # last resort: the target is a hard limit
-        blob = _pack(signal_chunk, model_chunk, model, codes)
+        blob = _pack(*header_chunks, model, codes)
     dequantized = [quantize.dequantize(quantize.quantize(leaf, c), c) for leaf, c in zip(weights.leaves(model), codes)]
     return blob, evaluate(model, dequantized)
 
@@ -243,9 +283,28 @@ def _make_room_for_mlp(model, groups, frozen: dict[int, int], budget, fixed_bits
     return weights.with_leaves(model, leaves)
 
 
-def _pack(signal_chunk: bytes, model_chunk: bytes, model, codes) -> bytes:
+def _pack(signal_chunk: bytes, model_chunk: bytes, noise_chunk: bytes | None, model, codes) -> bytes:
     table, payload, _ = weights.encode(model, codes)
-    return container.pack(container.Container(signal_chunk, model_chunk, table, payload))
+    return container.pack(container.Container(signal_chunk, model_chunk, table, payload, noise=noise_chunk))
+
+
+def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noise_fill.NoiseBands | None:
+    """The noise fill of an audio signal at the configured (or the rate's) cutoff; None where
+    the modality has none or the whole band is coded."""
+    if not modality.noise_fill:
+        return None
+    meta, audio = signal.meta, config.audio
+    cutoff = audio.cutoff_hz
+    if cutoff == 0:
+        if config.rate.target <= 0:
+            return None
+        per_channel = config.rate.target / meta["channels"]
+        cutoff = next((hz for kbps, hz in NOISE_CUTOFFS if per_channel <= kbps), -1.0)
+    frame_log2 = noise_fill.frame_log2_for(meta["sample_rate"])
+    if cutoff < 0 or cutoff >= meta["sample_rate"] / 2 or signal.data.shape[0] < (1 << frame_log2):
+        return None
+    return noise_fill.analyse(signal.data, meta["sample_rate"], cutoff, frame_log2, step_db=audio.noise_step_db,
+                              band_erbs=audio.noise_band_erbs)
 
 
 @dataclasses.dataclass(frozen=True)

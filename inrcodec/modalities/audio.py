@@ -19,6 +19,10 @@ from inrcodec.signal import Signal
 MAX_CHANNELS = 8
 MAX_SAMPLE_RATE = 384_000
 MAX_FRAMES = 1 << 28  # 1.7 h at 44.1 kHz; bounds the decoder's allocation
+# Loudness weighting of the fit (Audio.loss_weights): the span over which loud sound masks
+# noise near it, and the range below the loudest moment that the weights follow.
+LOUDNESS_WINDOW_S = 0.02
+LOUDNESS_RANGE_DB = 50.0
 # Samples in [-1, 1] span 2.0: PSNR = 10 log10(2^2 / MSE), the COIN++ convention.
 PEAK_TO_PEAK = 2.0
 
@@ -39,6 +43,7 @@ class Audio(Modality):
     default_suffix = ".wav"
     segment_fields = ("sample_rate", "channels", "subtype")  # what every segment shares with the whole
     rate_unit = "kbps"
+    noise_fill = True
 
     def read(self, path: Path) -> Signal:
         import soundfile as sf
@@ -119,6 +124,21 @@ class Audio(Modality):
         if rate == 0 or channels == 0 or frames == 0 or (code and code not in SUBTYPES):
             raise FormatError(f"audio header out of bounds ({rate} Hz, {channels} ch, {frames} frames, format {code})")
         return {"sample_rate": rate, "channels": channels, "frames": frames, "subtype": SUBTYPES.get(code)}
+
+    def loss_weights(self, targets: np.ndarray, meta: dict[str, Any], strength: float) -> np.ndarray | None:
+        """Noise is masked by loud sound near it in time and heard in pauses and soft
+        passages: the squared error is divided by the local power (mean square over
+        ``LOUDNESS_WINDOW_S``, floored ``LOUDNESS_RANGE_DB`` below the loudest) to the power
+        ``strength``, so the fit keeps the error at a steadier ratio to the signal."""
+        if strength <= 0:
+            return None
+        window = max(1, round(LOUDNESS_WINDOW_S * meta["sample_rate"]))
+        power = np.mean(np.asarray(targets, np.float64) ** 2, axis=2)  # (P, N)
+        kernel = np.ones(window) / window
+        local = np.stack([np.convolve(p, kernel, mode="same") for p in power])
+        floor = local.max(axis=1, keepdims=True) * 10 ** (-LOUDNESS_RANGE_DB / 10) + 1e-12
+        weights = (local + floor) ** -strength
+        return (weights / weights.mean(axis=1, keepdims=True)).astype(np.float32)
 
     def search_target(self, signal: Signal) -> tuple[np.ndarray, float]:
         return np.asarray(signal.data, np.float32), PEAK_TO_PEAK

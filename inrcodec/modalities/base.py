@@ -92,6 +92,14 @@ class Modality:
     def read_meta(self, r: Reader) -> dict[str, Any]:
         raise NotImplementedError
 
+    # Whether the weight codec may code this modality's top band as noise (a "noise" chunk).
+    noise_fill: ClassVar[bool] = False
+
+    def loss_weights(self, targets: np.ndarray, meta: dict[str, Any], strength: float) -> np.ndarray | None:
+        """Weights (P, N) of mean 1 for each sample's squared error when fitting ``targets``
+        (P, N, C) of signals like ``meta``; None: all alike."""
+        return None
+
     def search_target(self, signal: Signal) -> tuple[np.ndarray, float]:
         """What a quality search compares outputs with, (N, C) float32 in sample order, and its peak."""
         raise NotImplementedError

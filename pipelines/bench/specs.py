@@ -38,9 +38,12 @@ AUDIO = BenchSpec(
     fit_job=audio_bench.fit_job,
     targets=(8.0, 16.0, 32.0, 64.0),
     rate_key="kbps",
-    options={"seconds": None},  # centre excerpt length; None keeps whole clips
-    title=lambda seconds: f", {seconds:g} s excerpts" if seconds else "",
-    note=audio_bench.psnr_at_bar,
+    dist_keys=("mos", "psnr", "snr"),
+    # seconds: centre excerpt length (None keeps whole clips); speech: comma-separated file name
+    # patterns scored in ViSQOL's speech mode (None: clips sampled at 16 kHz or less)
+    options={"seconds": None, "speech": None},
+    title=lambda seconds, speech: f", {seconds:g} s excerpts" if seconds else "",
+    note=audio_bench.mos_at_rates,
 )
 
 POINTCLOUD = BenchSpec(

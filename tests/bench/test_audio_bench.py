@@ -52,7 +52,7 @@ def test_psnr_at_a_rate_interpolates_in_log_rate_and_never_extrapolates():
 def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     clips = tmp_path / "clips"
     clips.mkdir()
-    write_clip(clips / "a.flac", tone_clip(0.25, 16000), 16000, "PCM_16")  # the speech excerpt's sample count
+    write_clip(clips / "a.flac", tone_clip(1.0, 8000), 8000, "PCM_16")  # the shortest ViSQOL scores in speech mode
     (clips / "MANIFEST.md").write_text("not audio\n")
     out = tmp_path / "out"
     messages = []
@@ -62,10 +62,14 @@ def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     document = json.loads((out / "results.json").read_text())
     inr = [r for r in document["records"] if r["codec"] == "inrcodec"]
     assert len(inr) == 4 and all(r["kbps"] <= r["param"] for r in inr)
-    assert {"kbps", "psnr", "snr", "bytes"} <= set(inr[0])
-    assert set(summary["bd"]) == {"mp3", "opus"} and summary["psnr_at_bar"]["kbps"] == 32
-    assert (out / "rd.png").read_bytes()[:4] == b"\x89PNG"
-    assert "Mean PSNR at 32 kbit/s" in (out / "summary.md").read_text()
+    assert {"kbps", "mos", "psnr", "snr", "bytes"} <= set(inr[0]) and inr[0]["visqol_mode"] == "speech"
+    assert all(1 <= r["mos"] <= 5 for r in document["records"])
+    assert summary["dist_key"] == "mos" and set(summary["bd"]) == {"mp3", "opus"}
+    assert summary["mos_at_kbps"]["kbps"] == [16, 32, 64] and len(summary["mos_at_kbps"]["inrcodec"]) == 3
+    assert set(document["summary"]) == {"mos", "psnr", "snr"}
+    for plot in ["rd.png", "rd-psnr.png", "rd-snr.png"]:
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG"
+    assert "Mean ViSQOL MOS-LQO" in (out / "summary.md").read_text()
 
     messages.clear()
     run(AUDIO, [clips], out, **options)

@@ -34,6 +34,9 @@ IMAGE_CASES = {
 AUDIO_CASES = {
     "audio-hashgrid": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
                        "rate.target=64"),
+    # Format 1.6: the band above 2 kHz coded as noise.
+    "audio-noise": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
+                    "rate.target=32", "audio.cutoff_hz=2000"),
 }
 POINTCLOUD_CASES = {
     "pointcloud-colour": ("fit.steps=150", "fit.batch_size=512", "arch.depth=5", "arch.context_width=8",
