@@ -22,7 +22,7 @@ MAX_FRAMES = 1 << 28  # 1.7 h at 44.1 kHz; bounds the decoder's allocation
 # Loudness weighting of the fit (Audio.loss_weights): the span over which loud sound masks
 # noise near it, and the range below the loudest moment that the weights follow.
 LOUDNESS_WINDOW_S = 0.02
-LOUDNESS_RANGE_DB = 50.0
+LOUDNESS_RANGE_DB = 30.0
 # Samples in [-1, 1] span 2.0: PSNR = 10 log10(2^2 / MSE), the COIN++ convention.
 PEAK_TO_PEAK = 2.0
 

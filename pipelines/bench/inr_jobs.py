@@ -149,4 +149,4 @@ def _append(path: Path, record: dict[str, Any], log, rate_key: str, dist_key: st
     with path.open("a") as f:
         f.write(json.dumps(record) + "\n")
     log(f"  {record['file']} @ {record['param']} {rate_key}: {record[rate_key]:.3f} {rate_key}, "
-        f"{record[dist_key]:.2f} dB, {record['encode_s']:.0f} s")
+        f"{dist_key} {record[dist_key]:.2f}, {record['encode_s']:.0f} s")
