@@ -132,8 +132,6 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
     coords = jnp.asarray(coords_np)
     signals, targets = list(signals), list(targets)
     archs = [WEIGHT_CODEC.adapt(config.arch, signal, modality) for signal in signals]
-    for arch in set(archs):
-        arch.validate()
     chunks = [write_signal_chunk(modality, signal.meta) for signal in signals]
     budgets = [modality.budget_bits(config.rate.target, signal.meta) if config.rate.target > 0 else None
                for signal in signals]
@@ -145,6 +143,11 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
             signals[i] = Signal(signals[i].modality, targets[i], signals[i].meta)
             if budgets[i] is not None:
                 budgets[i] -= 8 * (len(noise_chunks[i]) + 4)
+            if getattr(config.arch, "max_res", None) == 0:  # no finer cells than the coded band needs
+                coded = bands.first_bin / (bands.frame // 2)
+                archs[i] = archs[i].replace(max_res=max(archs[i].base_res, math.ceil(archs[i].max_res * coded)))
+    for arch in set(archs):
+        arch.validate()
     search_coords = _search_coords(coords_np)
     evaluators = [_distortion_evaluator(modality, signal, search_coords) for signal in signals]
 
