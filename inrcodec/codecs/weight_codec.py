@@ -141,8 +141,6 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
         if bands is not None:  # the network codes what is below the noise, in what the noise leaves
             targets[i] = noise_fill.lowpass(targets[i], bands).astype(np.float32)
             signals[i] = Signal(signals[i].modality, targets[i], signals[i].meta)
-            if budgets[i] is not None:
-                budgets[i] -= 8 * (len(noise_chunks[i]) + 4)
             if getattr(config.arch, "max_res", None) == 0:  # no finer cells than the coded band needs
                 coded = bands.first_bin / (bands.frame // 2)
                 archs[i] = archs[i].replace(max_res=max(archs[i].base_res, math.ceil(archs[i].max_res * coded)))
@@ -160,7 +158,8 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
         packs: dict[tuple[ArchConfig, float | None], list[int]] = {}
         for i in pending:
             attempts[i] += 1
-            packs.setdefault((_sized(archs[i], budgets[i], chunks[i], bits_per_param[i]), budgets[i]), []).append(i)
+            sized = _sized(archs[i], budgets[i], _overhead(chunks[i], noise_chunks[i], archs[i]), bits_per_param[i])
+            packs.setdefault((sized, budgets[i]), []).append(i)
         pending = []
         for (sized, budget), members in packs.items():
             key = jax.random.PRNGKey(config.seed)
@@ -174,7 +173,7 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
                     best[i] = (psnr, blob, sized)
                 if budget is not None and not 0.9 * budget <= len(blob) * 8 <= budget:
                     # Resize from the bits per parameter this signal actually needed.
-                    spent = len(blob) * 8 - overhead_bits(chunks[i], sized)
+                    spent = len(blob) * 8 - _overhead(chunks[i], noise_chunks[i], sized)
                     bits_per_param[i] = max(spent / sized.param_count(), 0.25)
                     pending.append(i)
         if not pending:
@@ -184,11 +183,16 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
             for (psnr, blob, sized), tries in zip(best, attempts)]
 
 
-def _sized(arch: ArchConfig, budget: float | None, signal_chunk: bytes, bits_per_param: float) -> ArchConfig:
-    """The network for a budget: as many parameters as it pays for at ``bits_per_param``."""
+def _overhead(signal_chunk: bytes, noise_chunk: bytes | None, arch: ArchConfig) -> float:
+    """Bits of the file besides the network's integers: headers, tables, the noise chunk."""
+    return overhead_bits(signal_chunk, arch) + (0 if noise_chunk is None else 8 * (len(noise_chunk) + 4))
+
+
+def _sized(arch: ArchConfig, budget: float | None, overhead: float, bits_per_param: float) -> ArchConfig:
+    """The network for a budget: as many parameters as it pays for at ``bits_per_param``
+    beside ``overhead`` bits of the rest of the file."""
     if budget is None:
         return arch
-    overhead = overhead_bits(signal_chunk, arch)
     if budget <= overhead:
         raise ConfigError(f"rate target too low: the headers alone take {overhead / 8:.0f} bytes")
     return arch.resized(max(int((budget - overhead) / bits_per_param), 1))
@@ -205,7 +209,7 @@ def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, 
     groups = weights.leaf_groups(model)
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
-    fixed_bits = [overhead_bits(chunk, arch) for chunk in signal_chunks]
+    fixed_bits = [_overhead(chunk, noise, arch) for chunk, noise in zip(signal_chunks, noise_chunks)]
     rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
     common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate,
