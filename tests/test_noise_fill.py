@@ -53,6 +53,12 @@ def test_filled_bands_have_the_originals_energy_and_the_band_below_is_kept():
     assert np.corrcoef(loud(clip), original)[0, 1] > 0.95
 
 
+def test_a_header_beyond_the_noise_fill_limit_is_refused_before_any_allocation():
+    chunk = noise_fill.write(noise_fill.analyse(_speech_like(0.25), 16000, 4000, 9, step_db=3, band_erbs=1))
+    with pytest.raises(FormatError, match="at most"):
+        noise_fill.read(chunk, noise_fill.MAX_SAMPLES, 2)
+
+
 @pytest.mark.parametrize("damage", ["widths", "levels", "frame", "truncated"])
 def test_a_damaged_chunk_is_a_format_error(damage):
     clip = _speech_like(0.25)

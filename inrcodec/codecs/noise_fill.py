@@ -35,6 +35,10 @@ from inrcodec.bitstream import Reader, Writer
 from inrcodec.errors import FormatError
 
 MIN_FRAME_LOG2, MAX_FRAME_LOG2 = 6, 14
+# Samples (all channels) a noise-filled signal may have: analysis and synthesis hold the whole
+# signal's frames (about 64 bytes a sample at the peak), so this bounds them near 2 GiB. Longer
+# audio is coded without noise fill.
+MAX_SAMPLES = 1 << 25
 MAX_LEVELS = 1024
 # Below this power spectral density a band is silent (no noise), 30 dB under 16-bit dither.
 SILENT_DB = -130.0
@@ -131,6 +135,8 @@ def read(chunk: bytes, samples: int, channels: int) -> NoiseBands:
     if not MIN_FRAME_LOG2 <= frame_log2 <= MAX_FRAME_LOG2:
         raise FormatError(f"noise chunk: frame of 2^{frame_log2} samples outside 2^{MIN_FRAME_LOG2}..2^{MAX_FRAME_LOG2}")
     frame = 1 << frame_log2
+    if samples * channels > MAX_SAMPLES:
+        raise FormatError(f"noise chunk for {samples * channels} samples; at most {MAX_SAMPLES} are noise-filled")
     first_bin = r.uvarint(limit=frame // 2)
     count = r.uvarint(limit=frame // 2 + 1 - first_bin)
     widths = tuple(r.uvarint(limit=frame) for _ in range(count))

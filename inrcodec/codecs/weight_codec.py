@@ -308,7 +308,8 @@ def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noi
         per_channel = config.rate.target / meta["channels"]
         cutoff = next((hz for kbps, hz in NOISE_CUTOFFS if per_channel <= kbps), -1.0)
     frame_log2 = noise_fill.frame_log2_for(meta["sample_rate"])
-    if cutoff < 0 or cutoff >= meta["sample_rate"] / 2 or signal.data.shape[0] < (1 << frame_log2):
+    if (cutoff < 0 or cutoff >= meta["sample_rate"] / 2 or signal.data.shape[0] < (1 << frame_log2)
+            or signal.data.size > noise_fill.MAX_SAMPLES):
         return None
     return noise_fill.analyse(signal.data, meta["sample_rate"], cutoff, frame_log2, step_db=audio.noise_step_db,
                               band_erbs=audio.noise_band_erbs)
