@@ -53,7 +53,7 @@ def load_clips(paths: Iterable[str | Path], seconds: float | None, speech: str |
         mode = clip_mode(path.name, signal.meta["sample_rate"], patterns)
         if duration(signal.meta) < MIN_SECONDS[mode]:
             raise ValueError(f"{path}: a {duration(signal.meta):.2f} s clip is shorter than the {MIN_SECONDS[mode]:g} s "
-                             f"ViSQOL's {mode} mode scores")
+                             f"that ViSQOL's {mode} mode needs; use longer clips (or a longer --seconds)")
         clips.append((path.name, AudioClip(signal, mode)))
     return clips
 

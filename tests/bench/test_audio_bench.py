@@ -74,3 +74,14 @@ def test_audio_benchmark_writes_results_plot_table_and_resumes(tmp_path):
     messages.clear()
     run(AUDIO, [clips], out, **options)
     assert "4 cached, 0 to fit" in messages[0]
+
+
+def test_a_clip_too_short_for_visqol_is_refused_naming_it(tmp_path):
+    from pipelines.bench.audio_bench import load_clips
+
+    path = write_clip(tmp_path / "short.wav", tone_clip(0.5, 8000), 8000, "PCM_16")
+    with pytest.raises(ValueError, match="short.wav.*0.75 s"):
+        load_clips([path], seconds=None, speech=None)
+    clip = write_clip(tmp_path / "voice.wav", tone_clip(1.0, 8000), 8000, "PCM_16")
+    assert load_clips([clip], seconds=None, speech="")[0][1].visqol_mode == "speech"  # by its 8 kHz rate
+    assert load_clips([clip], seconds=None, speech="music*,other*")[0][1].visqol_mode == "audio"
