@@ -298,15 +298,19 @@ def _build(tree: dict[str, Any]) -> CodecConfig:
 
 def _coerce(value: Any, type_name: Any, key: str) -> Any:
     type_name = getattr(type_name, "__name__", type_name)
+    if type_name not in ("int", "float"):
+        return value
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
     if type_name == "int":
-        if isinstance(value, bool) or not float(value).is_integer():
+        if number is None or not number.is_integer():
             raise ValueError(f"{key} must be an integer, got {value!r}")
-        return int(value)
-    if type_name == "float":
-        if isinstance(value, bool):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    return value
+        return int(number)
+    if number is None:
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    return number
 
 
 def validate(config: CodecConfig) -> None:

@@ -64,3 +64,7 @@ def test_bad_override_syntax_and_values_are_rejected():
         config.load("image", None, ["fit.steps"])
     with pytest.raises(ConfigError, match="fit.steps"):
         config.load("image", None, ["fit.steps=0"])
+    for override, key in [("audio.cutoff_hz=abc", "audio.cutoff_hz must be a number"),
+                          ("fit.steps=1e9x", "fit.steps must be an integer"), ("fit.lr=[1]", "fit.lr must be a number")]:
+        with pytest.raises(ConfigError, match=key):
+            config.load("audio", None, [override])
