@@ -121,6 +121,11 @@ class AudioConfig:
     cutoff_hz: float = 0.0
     noise_band_erbs: float = 1.0
     noise_step_db: float = 3.0
+    # Band gains (inrcodec/codecs/band_gains.py): below the cutoff, each band of about
+    # ``gain_band_erbs`` ERBs of each frame is brought to the original's energy, in steps of
+    # ``gain_step_db`` dB (0: no gains).
+    gain_step_db: float = 6.0
+    gain_band_erbs: float = 1.0
 
 
 # (kbit/s per channel, cutoff Hz): the noise fill's cutoff for a rate up to that many kbit/s;
@@ -327,6 +332,9 @@ def validate(config: CodecConfig) -> None:
         (0 <= fit.loudness_weighting <= 1, f"fit.loudness_weighting must be in [0, 1], got {fit.loudness_weighting}"),
         (config.audio.noise_band_erbs > 0, f"audio.noise_band_erbs must be positive, got {config.audio.noise_band_erbs}"),
         (0.5 <= config.audio.noise_step_db <= 127, f"audio.noise_step_db must be in [0.5, 127], got {config.audio.noise_step_db}"),
+        (config.audio.gain_step_db == 0 or 0.5 <= config.audio.gain_step_db <= 127,
+         f"audio.gain_step_db must be 0 (no gains) or in [0.5, 127], got {config.audio.gain_step_db}"),
+        (config.audio.gain_band_erbs > 0, f"audio.gain_band_erbs must be positive, got {config.audio.gain_band_erbs}"),
         (fit.warmup >= 0, f"fit.warmup must be >= 0, got {fit.warmup}"),
         (0 <= fit.final_lr_fraction <= 1, f"fit.final_lr_fraction must be in [0, 1], got {fit.final_lr_fraction}"),
         (rate.target >= 0 and rate.target == rate.target, f"rate target must be positive, got {rate.target}"),

@@ -21,9 +21,9 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 6  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
+FORMAT_MINOR = 7  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
 # 1.4 tensor entropy models that name their decay by its index in a table, 1.5 the frames chunk,
-# 1.6 the noise chunk
+# 1.6 the noise chunk, 1.7 the gains chunk
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata
@@ -37,12 +37,13 @@ TAG_SEGMENTS = 0x06
 TAG_LATENTS = 0x07  # entropy-coded latent grids (only in latent-grid image files)
 TAG_FRAMES = 0x08  # a video's coded frames, one after the other (only in motionvideo files)
 TAG_NOISE = 0x09  # band energies of audio above a cutoff, filled with noise (inrcodec/codecs/noise_fill.py)
+TAG_GAINS = 0x0A  # audio's band energy corrections after the network (inrcodec/codecs/band_gains.py)
 OPTIONAL_FLAG = 0x80
 
 REQUIRED_TAGS = (TAG_SIGNAL, TAG_MODEL, TAG_TENSORS, TAG_PAYLOAD)
 TAG_NAMES = {TAG_SIGNAL: "signal", TAG_MODEL: "model", TAG_TENSORS: "tensors", TAG_PAYLOAD: "payload",
              TAG_GEOMETRY: "geometry", TAG_SEGMENTS: "segments", TAG_LATENTS: "latents",
-             TAG_FRAMES: "frames", TAG_NOISE: "noise"}
+             TAG_FRAMES: "frames", TAG_NOISE: "noise", TAG_GAINS: "gains"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Container:
     latents: bytes | None = None
     frames: bytes | None = None
     noise: bytes | None = None
+    gains: bytes | None = None
     version: tuple[int, int] = (FORMAT_MAJOR, FORMAT_MINOR)
     skipped_optional: int = 0
 
@@ -69,7 +71,7 @@ class Container:
             return [(TAG_SIGNAL, self.signal), (TAG_SEGMENTS, self.segments)]
         chunks = list(zip(REQUIRED_TAGS, (self.signal, self.model, self.tensors, self.payload)))
         specific = [(TAG_GEOMETRY, self.geometry), (TAG_LATENTS, self.latents), (TAG_FRAMES, self.frames),
-                    (TAG_NOISE, self.noise)]
+                    (TAG_NOISE, self.noise), (TAG_GAINS, self.gains)]
         return chunks + [(tag, body) for tag, body in specific if body is not None]
 
 
@@ -133,5 +135,5 @@ def unpack(blob: bytes) -> Container:
         raise FormatError(f"missing chunk(s): {', '.join(missing)}")
     return Container(*(chunks[t] for t in REQUIRED_TAGS), geometry=chunks.get(TAG_GEOMETRY),
                      latents=chunks.get(TAG_LATENTS), frames=chunks.get(TAG_FRAMES), noise=chunks.get(TAG_NOISE),
-                     version=(major, minor),
+                     gains=chunks.get(TAG_GAINS), version=(major, minor),
                      skipped_optional=skipped)

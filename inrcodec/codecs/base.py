@@ -78,13 +78,13 @@ class Codec:
         }
 
     # Chunks a file of this codec holds beside the header and the network ("geometry", "latents",
-    # "frames"), and those it may hold ("noise").
+    # "frames"), and those it may hold ("noise", "gains").
     chunks: ClassVar[tuple[str, ...]] = ()
     optional_chunks: ClassVar[tuple[str, ...]] = ()
 
     def check_chunks(self, parsed: Container) -> None:
         """Raise FormatError if the file lacks a chunk this codec needs or holds one it does not read."""
-        for name in ("geometry", "latents", "frames", "noise"):
+        for name in ("geometry", "latents", "frames", "noise", "gains"):
             present = getattr(parsed, name) is not None
             if present and name not in self.chunks + self.optional_chunks:
                 raise FormatError(f"unexpected {name} chunk in a file of the {'/'.join(self.archs)} architecture")

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from inrcodec import container, quantize, weights
-from inrcodec.codecs import noise_fill
+from inrcodec.codecs import band_gains, noise_fill, stft
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.compile_cache import releases_compiled_programs
 from inrcodec.config import NOISE_CUTOFFS, CodecConfig
@@ -38,7 +38,7 @@ SEARCH_CHUNK = 1 << 18
 class WeightCodec(Codec):
     archs = ("siren", "hashgrid")
     modalities = ("image", "audio", "video")
-    optional_chunks = ("noise",)
+    optional_chunks = ("noise", "gains")
     packable = True  # see encode_signals
 
     def encode(self, signal: Signal, config: CodecConfig, progress: Progress | None = None) -> Encoded:
@@ -50,22 +50,29 @@ class WeightCodec(Codec):
         self.check_chunks(parsed)
         shape = modality.render_shape(meta, scale, fps_scale)
         check_render(math.prod(shape), arch.macs_per_sample(), rescaled=(scale, fps_scale) != (1.0, 1.0))
-        noise = self._noise(parsed, modality, meta, scale)
+        noise, gains = self._noise(parsed, modality, meta, scale), self._gains(parsed, modality, meta)
+        if scale != 1.0:  # gains correct the rendering at the file's own rate: elsewhere the network alone
+            gains = None
         model = weights.decode(arch, parsed.tensors, parsed.payload)
         coords_at = functools.partial(modality.render_coords, meta, scale, fps_scale)
-        if noise is None:
+        if noise is None and gains is None:
             samples = render_parts(model, coords_at, math.prod(shape),
                                    lambda values: modality.output_values(check_finite(values), meta))
-        else:  # the noise is shaped over the whole signal, so it is rendered whole first
-            below = render_parts(model, coords_at, math.prod(shape), lambda values: check_finite(values))
-            samples = modality.output_values(noise_fill.fill(below, noise), meta)
+        else:  # gains and noise are shaped over the whole signal, so it is rendered whole first
+            samples = render_parts(model, coords_at, math.prod(shape), lambda values: check_finite(values))
+            if gains is not None:
+                samples = band_gains.apply(samples, gains)
+            if noise is not None:
+                samples = noise_fill.fill(samples, noise)
+            samples = modality.output_values(samples, meta)
         return modality.signal_of(samples, meta, scale, fps_scale)
 
     def integers(self, parsed: container.Container, modality: Modality, meta: dict[str, Any],
                  arch: ArchConfig) -> list[np.ndarray]:
-        """The network's integers, then the noise levels where the file has them."""
-        noise = self._noise(parsed, modality, meta, 1.0)
-        return super().integers(parsed, modality, meta, arch) + ([] if noise is None else [noise.levels.reshape(-1)])
+        """The network's integers, then the noise levels and the gain levels where the file has them."""
+        noise, gains = self._noise(parsed, modality, meta, 1.0), self._gains(parsed, modality, meta)
+        return (super().integers(parsed, modality, meta, arch) + ([] if noise is None else [noise.levels.reshape(-1)])
+                + ([] if gains is None else [gains.levels.reshape(-1)]))
 
     @staticmethod
     def _noise(parsed: container.Container, modality: Modality, meta: dict[str, Any],
@@ -78,6 +85,14 @@ class WeightCodec(Codec):
             raise ConfigError("this audio file fills its top band with noise at its own sample rate; decode it "
                               "without --scale")
         return noise_fill.read(parsed.noise, meta["frames"], meta["channels"])
+
+    @staticmethod
+    def _gains(parsed: container.Container, modality: Modality, meta: dict[str, Any]) -> band_gains.BandGains | None:
+        if parsed.gains is None:
+            return None
+        if not modality.noise_fill:
+            raise FormatError(f"unexpected gains chunk in a {modality.name} file")
+        return band_gains.read(parsed.gains, meta["frames"], meta["channels"])
 
 
 @releases_compiled_programs
@@ -137,6 +152,9 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
                for signal in signals]
     noise = [_noise_bands(modality, signal, config) for signal in signals]
     noise_chunks = [None if bands is None else noise_fill.write(bands) for bands in noise]
+    finishers = [_gains_finisher(modality, signal, bands, config, budget)
+                 for signal, bands, budget in zip(signals, noise, budgets)]
+    reserves = [0.0 if finish is None else finish.reserve_bits for finish in finishers]
     for i, bands in enumerate(noise):
         if bands is not None:  # the network codes what is below the noise, in what the noise leaves
             targets[i] = noise_fill.lowpass(targets[i], bands).astype(np.float32)
@@ -158,7 +176,8 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
         packs: dict[tuple[ArchConfig, float | None], list[int]] = {}
         for i in pending:
             attempts[i] += 1
-            sized = _sized(archs[i], budgets[i], _overhead(chunks[i], noise_chunks[i], archs[i]), bits_per_param[i])
+            sized = _sized(archs[i], budgets[i], _overhead(chunks[i], noise_chunks[i], archs[i], reserves[i]),
+                           bits_per_param[i])
             packs.setdefault((sized, budgets[i]), []).append(i)
         pending = []
         for (sized, budget), members in packs.items():
@@ -166,14 +185,16 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
             pack_targets = np.stack([targets[i] for i in members])
             loss_weights = modality.loss_weights(pack_targets, signals[members[0]].meta, config.fit.loudness_weighting)
             fitted = _fit_pack(sized, coords, jnp.asarray(pack_targets), loss_weights, [chunks[i] for i in members],
-                               [noise_chunks[i] for i in members], config, key, [evaluators[i] for i in members],
-                               budget, progress)
+                               [noise_chunks[i] for i in members], [reserves[i] for i in members], config, key,
+                               [evaluators[i] for i in members], budget, progress)
+            fitted = [(blob if finishers[i] is None else finishers[i](blob, sized), psnr)
+                      for i, (blob, psnr) in zip(members, fitted)]
             for i, (blob, psnr) in zip(members, fitted):
                 if best[i] is None or (psnr > best[i][0] and (budget is None or len(blob) * 8 <= budget)):
                     best[i] = (psnr, blob, sized)
                 if budget is not None and not 0.9 * budget <= len(blob) * 8 <= budget:
                     # Resize from the bits per parameter this signal actually needed.
-                    spent = len(blob) * 8 - _overhead(chunks[i], noise_chunks[i], sized)
+                    spent = len(blob) * 8 - _overhead(chunks[i], noise_chunks[i], sized, reserves[i])
                     bits_per_param[i] = max(spent / sized.param_count(), 0.25)
                     pending.append(i)
         if not pending:
@@ -183,9 +204,10 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
             for (psnr, blob, sized), tries in zip(best, attempts)]
 
 
-def _overhead(signal_chunk: bytes, noise_chunk: bytes | None, arch: ArchConfig) -> float:
-    """Bits of the file besides the network's integers: headers, tables, the noise chunk."""
-    return overhead_bits(signal_chunk, arch) + (0 if noise_chunk is None else 8 * (len(noise_chunk) + 4))
+def _overhead(signal_chunk: bytes, noise_chunk: bytes | None, arch: ArchConfig, reserve: float = 0.0) -> float:
+    """Bits of the file besides the network's integers: headers, tables, the noise chunk, and
+    ``reserve`` bits set aside for the gains chunk."""
+    return overhead_bits(signal_chunk, arch) + (0 if noise_chunk is None else 8 * (len(noise_chunk) + 4)) + reserve
 
 
 def _sized(arch: ArchConfig, budget: float | None, overhead: float, bits_per_param: float) -> ArchConfig:
@@ -198,8 +220,8 @@ def _sized(arch: ArchConfig, budget: float | None, overhead: float, bits_per_par
     return arch.resized(max(int((budget - overhead) / bits_per_param), 1))
 
 
-def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, config, key, evaluators, budget,
-              progress):
+def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, reserves, config, key, evaluators,
+              budget, progress):
     """Fit, search steps, fine-tune and code a pack of signals (targets (P, N, C)) that share
     ``coords``, a network size and a budget; one (file, PSNR) per signal."""
     fit_cfg = config.fit
@@ -209,7 +231,8 @@ def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, 
     groups = weights.leaf_groups(model)
     qat_steps = int(round(fit_cfg.steps * fit_cfg.qat_fraction))
     float_steps = fit_cfg.steps - qat_steps
-    fixed_bits = [_overhead(chunk, noise, arch) for chunk, noise in zip(signal_chunks, noise_chunks)]
+    fixed_bits = [_overhead(chunk, noise, arch, reserve)
+                  for chunk, noise, reserve in zip(signal_chunks, noise_chunks, reserves)]
     rate = grid_rate(model, groups, fit_cfg, budget, fixed_bits, coords.shape[0])
     report = (lambda phase: (lambda d, t, l: progress(phase, d, t, l))) if progress else (lambda phase: None)
     common = dict(batch_size=fit_cfg.batch_size, steps_per_call=fit_cfg.steps_per_call, rate=rate,
@@ -307,12 +330,60 @@ def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noi
             return None
         per_channel = config.rate.target / meta["channels"]
         cutoff = next((hz for kbps, hz in NOISE_CUTOFFS if per_channel <= kbps), -1.0)
-    frame_log2 = noise_fill.frame_log2_for(meta["sample_rate"])
+    frame_log2 = stft.frame_log2_for(meta["sample_rate"])
     if (cutoff < 0 or cutoff >= meta["sample_rate"] / 2 or signal.data.shape[0] < (1 << frame_log2)
-            or signal.data.size > noise_fill.MAX_SAMPLES):
+            or signal.data.size > stft.MAX_SAMPLES):
         return None
     return noise_fill.analyse(signal.data, meta["sample_rate"], cutoff, frame_log2, step_db=audio.noise_step_db,
                               band_erbs=audio.noise_band_erbs)
+
+
+@dataclasses.dataclass(frozen=True)
+class _GainsFinisher:
+    """Adds the gains chunk to a coded audio file: renders the network as the decoder will and
+    corrects its band energies toward ``original``'s below ``stop_bin``, with coarser steps or
+    none where the chunk would not fit the budget."""
+
+    original: np.ndarray
+    meta: dict
+    modality: Modality
+    stop_bin: int | None
+    step_db: float
+    band_erbs: float
+    budget: float | None
+    reserve_bits: float
+
+    def __call__(self, blob: bytes, arch: ArchConfig) -> bytes:
+        parsed = container.unpack(blob)
+        model = weights.decode(arch, parsed.tensors, parsed.payload)
+        coords_at = functools.partial(self.modality.render_coords, self.meta, 1.0, 1.0)
+        rendered = render_parts(model, coords_at, self.original.shape[0], check_finite)
+        for step_db in (self.step_db, 2 * self.step_db):
+            gains = band_gains.analyse(self.original, rendered, self.meta["sample_rate"], self.stop_bin,
+                                       step_db=step_db, band_erbs=self.band_erbs)
+            coded = container.pack(dataclasses.replace(parsed, gains=band_gains.write(gains)))
+            if self.budget is None or len(coded) * 8 <= self.budget:
+                return coded
+        return blob
+
+
+def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseBands | None, config: CodecConfig,
+                    budget: float | None) -> _GainsFinisher | None:
+    """The band gains of an audio signal, or None where the modality has none, they are off, or
+    the signal is too short or too long for them."""
+    audio, meta = config.audio, signal.meta
+    if not modality.noise_fill or audio.gain_step_db == 0:
+        return None
+    if signal.data.shape[0] < 1 << stft.frame_log2_for(meta["sample_rate"]) or signal.data.size > stft.MAX_SAMPLES:
+        return None
+    stop_bin = None if noise is None else noise.first_bin
+    levels = band_gains.level_count(signal.data.shape[0], meta["channels"], meta["sample_rate"], stop_bin,
+                                    audio.gain_band_erbs)
+    reserve = band_gains.RESERVE_BITS_PER_LEVEL * levels
+    if budget is not None:
+        reserve = min(reserve, band_gains.RESERVE_MAX_SHARE * budget)
+    return _GainsFinisher(np.asarray(signal.data, np.float32), meta, modality, stop_bin, audio.gain_step_db,
+                          audio.gain_band_erbs, budget, reserve)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,9 @@ AUDIO_CASES = {
     # Format 1.6: the band above 2 kHz coded as noise.
     "audio-noise": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
                     "rate.target=32", "audio.cutoff_hz=2000"),
+    # Format 1.7: band gains on the band below the noise.
+    "audio-gains": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
+                    "rate.target=32", "audio.cutoff_hz=2000", "audio.gain_step_db=3"),
 }
 POINTCLOUD_CASES = {
     "pointcloud-colour": ("fit.steps=150", "fit.batch_size=512", "arch.depth=5", "arch.context_width=8",

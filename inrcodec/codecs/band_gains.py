@@ -1,0 +1,202 @@
+"""Audio band gains: after the network, each band of each frame of the coded band is scaled so
+that its energy is the original's, in steps of a few dB.
+
+A fitted network leaves an error of about the same power everywhere: inaudible under loud
+sound, a noise floor in pauses and soft passages, and too little energy where it smoothed
+detail away. Coding the energy of each band exactly and the fine structure less so is how
+CELT (Opus) keeps a low-rate codec sounding like its input. Here the decoder measures the
+network's band energies itself and the file carries only the correction, mostly zero where the
+network is close, a few bits where it is not. The correction is an integer from the file; the
+energies it is applied to are floats of the reconstruction, so parsing stays exact.
+
+Analysis and synthesis use :mod:`inrcodec.codecs.stft`. The chunk (format 1.7, optional in
+audio files of the weight codec)::
+
+    frame_log2 u8 | stop_bin uvarint | bands uvarint | width uvarint * bands | step_code u8 |
+    low svarint | high svarint | entropy model * CONTEXTS | payload (rest of the chunk)
+
+Bins 0 to ``stop_bin - 1`` are split into ``bands`` bands of consecutive bins. Level v of a band
+in a frame multiplies its bins by ``10^(v * step / 20)`` (step = ``step_code / 2`` dB); levels
+lie in ``low..high``. They are coded frame by frame (then channel, band), each with the entropy
+model of its context: the same band's level one frame earlier, clipped to ±(CONTEXTS // 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from inrcodec import entropy
+from inrcodec.bitstream import Reader, Writer
+from inrcodec.codecs import stft
+from inrcodec.errors import FormatError
+
+CONTEXTS = 5
+# Levels reach this far in dB: a network may render noise where the original is silent (cut),
+# and rarely renders less than a sixteenth of a band's power where it has sound (boost).
+MAX_CUT_DB, MAX_BOOST_DB = 60.0, 24.0
+MAX_LEVEL = 255
+# Bits the encoder sets aside for each level before it knows them (it knows them only once
+# the network is coded); measured 1.5-3.6 on speech and music at 16-32 kbit/s with 6 dB steps.
+RESERVE_BITS_PER_LEVEL = 3.0
+# ... and at most this share of the file (where more levels would not fit, coarser steps or no
+# gains do).
+RESERVE_MAX_SHARE = 0.15
+# Band powers below this (per bin, on samples in [-1, 1]) are treated as silence.
+_FLOOR = 1e-12
+
+
+@dataclasses.dataclass(frozen=True)
+class BandGains:
+    """What the gains chunk holds; ``levels`` is (frames, channels, bands) integers."""
+
+    frame_log2: int
+    stop_bin: int
+    widths: tuple[int, ...]
+    step_code: int
+    levels: np.ndarray
+
+    @property
+    def frame(self) -> int:
+        return 1 << self.frame_log2
+
+    @property
+    def step_db(self) -> float:
+        return self.step_code / 2.0
+
+
+def layout(sample_rate: int, stop_bin: int | None, band_erbs: float) -> tuple[int, int, tuple[int, ...]]:
+    """(frame_log2, stop_bin, band widths) of the gains of a signal at ``sample_rate`` whose
+    network codes bins below ``stop_bin`` (None: all of them)."""
+    frame_log2 = stft.frame_log2_for(sample_rate)
+    frame = 1 << frame_log2
+    stop = frame // 2 + 1 if stop_bin is None else max(1, min(stop_bin, frame // 2 + 1))
+    return frame_log2, stop, stft.band_widths(0, stop, frame, sample_rate, band_erbs)
+
+
+def level_count(samples: int, channels: int, sample_rate: int, stop_bin: int | None, band_erbs: float) -> int:
+    """How many levels the gains of such a signal hold (for the encoder's reserve)."""
+    frame_log2, _, widths = layout(sample_rate, stop_bin, band_erbs)
+    return stft.frame_count(samples, 1 << frame_log2) * channels * len(widths)
+
+
+def analyse(original: np.ndarray, rendered: np.ndarray, sample_rate: int, stop_bin: int | None, *,
+            step_db: float, band_erbs: float) -> BandGains:
+    """The levels that bring the band energies of ``rendered`` to those of ``original`` ((N, C)
+    floats each) below ``stop_bin``."""
+    frame_log2, stop, widths = layout(sample_rate, stop_bin, band_erbs)
+    frame = 1 << frame_log2
+    step_code = max(1, min(255, round(2 * step_db)))
+    step = step_code / 2.0
+    floor = _FLOOR * np.asarray(widths)
+    want = stft.band_power(stft.spectra(original, frame)[:, :, :stop], widths) + floor
+    have = stft.band_power(stft.spectra(rendered, frame)[:, :, :stop], widths) + floor
+    levels = np.round(10.0 * np.log10(want / have) / step)
+    levels = np.clip(levels, -min(MAX_LEVEL, int(MAX_CUT_DB / step)), min(MAX_LEVEL, int(MAX_BOOST_DB / step)))
+    return BandGains(frame_log2, stop, widths, step_code, levels.astype(np.int64))
+
+
+def apply(samples: np.ndarray, gains: BandGains) -> np.ndarray:
+    """``samples`` ((N, C) floats) with each band of each frame scaled by its level."""
+    spectra = stft.spectra(samples, gains.frame)
+    factor = 10.0 ** (gains.levels * gains.step_db / 20.0)  # (T, C, B)
+    spectra[:, :, : gains.stop_bin] *= np.repeat(factor, gains.widths, axis=2)
+    return stft.overlap_add(spectra, gains.frame, samples.shape[0]).astype(np.float32)
+
+
+def write(gains: BandGains) -> bytes:
+    w = Writer()
+    w.u8(gains.frame_log2)
+    w.uvarint(gains.stop_bin)
+    w.uvarint(len(gains.widths))
+    for width in gains.widths:
+        w.uvarint(width)
+    w.u8(gains.step_code)
+    low, high = int(gains.levels.min(initial=0)), int(gains.levels.max(initial=0))
+    w.svarint(low)
+    w.svarint(high)
+    contexts = _contexts(gains.levels)
+    models = []
+    for k in range(CONTEXTS):
+        values = gains.levels[contexts == k]
+        model = entropy.fit_model(values)[0] if values.size else entropy.TensorModel(entropy.CONSTANT, 0)
+        model.write(w)
+        models.append(model)
+    return w.getvalue() + _payload(gains.levels, _rows(models, low, high), low)
+
+
+def read(chunk: bytes, samples: int, channels: int) -> BandGains:
+    """Parse a gains chunk of a signal of ``samples`` frames and ``channels``; FormatError on
+    anything out of bounds."""
+    r = Reader(chunk, what="gains chunk")
+    frame_log2 = r.u8()
+    if not stft.MIN_FRAME_LOG2 <= frame_log2 <= stft.MAX_FRAME_LOG2:
+        raise FormatError(f"gains chunk: frame of 2^{frame_log2} samples outside "
+                          f"2^{stft.MIN_FRAME_LOG2}..2^{stft.MAX_FRAME_LOG2}")
+    frame = 1 << frame_log2
+    stop_bin = r.uvarint(limit=frame // 2 + 1)
+    count = r.uvarint(limit=frame // 2)
+    widths = tuple(r.uvarint(limit=frame) for _ in range(count))
+    if count == 0 or 0 in widths or sum(widths) != stop_bin:
+        raise FormatError(f"gains chunk: bands {widths} from bin 0 do not end at bin {stop_bin - 1}")
+    step_code = r.u8()
+    low, high = r.svarint(limit=MAX_LEVEL), r.svarint(limit=MAX_LEVEL)
+    if step_code == 0 or low > 0 or high < 0:
+        raise FormatError(f"gains chunk: step {step_code} or levels {low}..{high} out of bounds")
+    if samples * channels > stft.MAX_SAMPLES:
+        raise FormatError(f"gains chunk for {samples * channels} samples; at most {stft.MAX_SAMPLES} have gains")
+    frames = stft.frame_count(samples, frame)
+    models = [entropy.TensorModel.read(r) for _ in range(CONTEXTS)]
+    table = _rows(models, low, high)
+    payload = r.raw(r.remaining())
+    coder = entropy.RowDecoder(payload, what="gains chunk", contents="levels")
+    levels = np.zeros((frames, channels, count), np.int64)
+    previous = np.zeros((channels, count), np.int64)
+    for t in range(frames if high > low else 0):
+        levels[t] = (coder.decode(table[_context(previous).reshape(-1)]) + low).reshape(channels, count)
+        previous = levels[t]
+    # The coder's end is only known to within a word: coding the levels again is the exact
+    # check that the payload holds them and nothing else.
+    if _payload(levels, table, low) != payload:
+        raise FormatError("gains chunk: the payload holds more or other data than its levels; the file is corrupt")
+    return BandGains(frame_log2, stop_bin, widths, step_code, levels)
+
+
+def _payload(levels: np.ndarray, table: np.ndarray, low: int) -> bytes:
+    if table.shape[1] == 1:  # every level is 0
+        return b""
+    coder = entropy.RowEncoder()
+    for frame, context in zip(levels, _contexts(levels)):
+        coder.encode((frame - low).reshape(-1), table[context.reshape(-1)])
+    return coder.finish()
+
+
+def _context(previous: np.ndarray) -> np.ndarray:
+    half = CONTEXTS // 2
+    return np.clip(previous, -half, half) + half
+
+
+def _contexts(levels: np.ndarray) -> np.ndarray:
+    """The context of every level: its band's level one frame earlier (0 before the first)."""
+    previous = np.concatenate([np.zeros_like(levels[:1]), levels[:-1]])
+    return _context(previous)
+
+
+def _rows(models: list[entropy.TensorModel], low: int, high: int) -> np.ndarray:
+    """(CONTEXTS, high - low + 1) integer weights of each context's model over ``low..high``
+    (zero outside the model's own alphabet: the coder still gives those values its least
+    probability, so no value of the range is impossible)."""
+    values = np.arange(low, high + 1)
+    rows = np.zeros((len(models), values.size), np.int64)
+    for k, model in enumerate(models):
+        if model.kind == entropy.CONSTANT:
+            rows[k, values == model.center] = 1
+            continue
+        distance = np.abs(values - model.center)
+        inside = (values >= model.low) & (values < model.low + model.alphabet_size)
+        weights = entropy.laplace_weights(np.array([model.decay]), int(distance.max()))[0]
+        rows[k] = np.where(inside, weights[distance], 0)
+    if not np.all(rows.sum(axis=1) > 0):
+        raise FormatError("gains chunk: an entropy model has no value inside the levels' range")
+    return rows
