@@ -13,12 +13,14 @@ Analysis and synthesis use :mod:`inrcodec.codecs.stft`. The chunk (format 1.7, o
 audio files of the weight codec)::
 
     frame_log2 u8 | stop_bin uvarint | bands uvarint | width uvarint * bands | step_code u8 |
-    low svarint | high svarint | entropy model * CONTEXTS | payload (rest of the chunk)
+    low svarint | high svarint | entropy model * (CONTEXTS * min(channels, 2)) | payload
 
 Bins 0 to ``stop_bin - 1`` are split into ``bands`` bands of consecutive bins. Level v of a band
 in a frame multiplies its bins by ``10^(v * step / 20)`` (step = ``step_code / 2`` dB); levels
 lie in ``low..high``. They are coded frame by frame (then channel, band), each with the entropy
-model of its context: the same band's level one frame earlier, clipped to ±(CONTEXTS // 2).
+model of its context: in the first channel, the same band's level one frame earlier; in the
+others, the same band's level in the channel before (channels of one recording mostly need
+the same correction); clipped to ±(CONTEXTS // 2), with a set of models for each of the two.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ CONTEXTS = 5
 MAX_CUT_DB, MAX_BOOST_DB = 60.0, 24.0
 MAX_LEVEL = 255
 # Bits the encoder sets aside for each level before it knows them (it knows them only once
-# the network is coded); measured 1.5-3.6 on speech and music at 16-32 kbit/s with 6 dB steps.
-RESERVE_BITS_PER_LEVEL = 3.0
-# ... and at most this share of the file (where more levels would not fit, coarser steps or no
-# gains do).
-RESERVE_MAX_SHARE = 0.15
+# the network is coded); measured 2.2 on speech at 16 kbit/s with 6 dB steps.
+RESERVE_BITS_PER_LEVEL = 2.25
+# Gains that would take more than this share of what the noise chunk leaves of the target are
+# not coded: a network starved of bits would leave them little to correct. Where they take
+# more than their reserve, the network is coded again in what they leave, up to this share.
+MAX_SHARE = 0.25
 # Band powers below this (per bin, on samples in [-1, 1]) are treated as silence.
 _FLOOR = 1e-12
 
@@ -118,7 +121,7 @@ def write(gains: BandGains) -> bytes:
     w.svarint(high)
     contexts = _contexts(gains.levels)
     models = []
-    for k in range(CONTEXTS):
+    for k in range(_model_count(gains.levels.shape[1])):
         values = gains.levels[contexts == k]
         model = entropy.fit_model(values)[0] if values.size else entropy.TensorModel(entropy.CONSTANT, 0)
         model.write(w)
@@ -147,15 +150,17 @@ def read(chunk: bytes, samples: int, channels: int) -> BandGains:
     if samples * channels > stft.MAX_SAMPLES:
         raise FormatError(f"gains chunk for {samples * channels} samples; at most {stft.MAX_SAMPLES} have gains")
     frames = stft.frame_count(samples, frame)
-    models = [entropy.TensorModel.read(r) for _ in range(CONTEXTS)]
+    models = [entropy.TensorModel.read(r) for _ in range(_model_count(channels))]
     table = _rows(models, low, high)
     payload = r.raw(r.remaining())
     coder = entropy.RowDecoder(payload, what="gains chunk", contents="levels")
     levels = np.zeros((frames, channels, count), np.int64)
-    previous = np.zeros((channels, count), np.int64)
+    previous = np.zeros(count, np.int64)
     for t in range(frames if high > low else 0):
-        levels[t] = (coder.decode(table[_context(previous).reshape(-1)]) + low).reshape(channels, count)
-        previous = levels[t]
+        levels[t, 0] = coder.decode(table[_context(previous)]) + low
+        for c in range(1, channels):
+            levels[t, c] = coder.decode(table[CONTEXTS + _context(levels[t, c - 1])]) + low
+        previous = levels[t, 0]
     # The coder's end is only known to within a word: coding the levels again is the exact
     # check that the payload holds them and nothing else.
     if _payload(levels, table, low) != payload:
@@ -167,7 +172,7 @@ def _payload(levels: np.ndarray, table: np.ndarray, low: int) -> bytes:
     if table.shape[1] == 1:  # every level is 0
         return b""
     coder = entropy.RowEncoder()
-    for frame, context in zip(levels, _contexts(levels)):
+    for frame, context in zip(levels, _contexts(levels)):  # the decoder's order: frame, channel
         coder.encode((frame - low).reshape(-1), table[context.reshape(-1)])
     return coder.finish()
 
@@ -178,9 +183,15 @@ def _context(previous: np.ndarray) -> np.ndarray:
 
 
 def _contexts(levels: np.ndarray) -> np.ndarray:
-    """The context of every level: its band's level one frame earlier (0 before the first)."""
-    previous = np.concatenate([np.zeros_like(levels[:1]), levels[:-1]])
-    return _context(previous)
+    """The context (model index) of every level of (frames, channels, bands) ``levels``: in the
+    first channel its band's level one frame earlier (0 before the first), in the others
+    CONTEXTS plus its band's level in the channel before."""
+    earlier = np.concatenate([np.zeros_like(levels[:1, :1]), levels[:-1, :1]])
+    return np.concatenate([_context(earlier), CONTEXTS + _context(levels[:, :-1])], axis=1)
+
+
+def _model_count(channels: int) -> int:
+    return CONTEXTS * min(channels, 2)
 
 
 def _rows(models: list[entropy.TensorModel], low: int, high: int) -> np.ndarray:

@@ -152,8 +152,8 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
                for signal in signals]
     noise = [_noise_bands(modality, signal, config) for signal in signals]
     noise_chunks = [None if bands is None else noise_fill.write(bands) for bands in noise]
-    finishers = [_gains_finisher(modality, signal, bands, config, budget)
-                 for signal, bands, budget in zip(signals, noise, budgets)]
+    finishers = [_gains_finisher(modality, signal, bands, 0 if chunk is None else 8 * len(chunk), config, budget)
+                 for signal, bands, chunk, budget in zip(signals, noise, noise_chunks, budgets)]
     reserves = [0.0 if finish is None else finish.reserve_bits for finish in finishers]
     for i, bands in enumerate(noise):
         if bands is not None:  # the network codes what is below the noise, in what the noise leaves
@@ -185,10 +185,9 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
             pack_targets = np.stack([targets[i] for i in members])
             loss_weights = modality.loss_weights(pack_targets, signals[members[0]].meta, config.fit.loudness_weighting)
             fitted = _fit_pack(sized, coords, jnp.asarray(pack_targets), loss_weights, [chunks[i] for i in members],
-                               [noise_chunks[i] for i in members], [reserves[i] for i in members], config, key,
-                               [evaluators[i] for i in members], budget, progress)
-            fitted = [(blob if finishers[i] is None else finishers[i](blob, sized), psnr)
-                      for i, (blob, psnr) in zip(members, fitted)]
+                               [noise_chunks[i] for i in members], [reserves[i] for i in members],
+                               [finishers[i] for i in members], config, key, [evaluators[i] for i in members], budget,
+                               progress)
             for i, (blob, psnr) in zip(members, fitted):
                 if best[i] is None or (psnr > best[i][0] and (budget is None or len(blob) * 8 <= budget)):
                     best[i] = (psnr, blob, sized)
@@ -220,8 +219,8 @@ def _sized(arch: ArchConfig, budget: float | None, overhead: float, bits_per_par
     return arch.resized(max(int((budget - overhead) / bits_per_param), 1))
 
 
-def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, reserves, config, key, evaluators,
-              budget, progress):
+def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, reserves, finishers, config, key,
+              evaluators, budget, progress):
     """Fit, search steps, fine-tune and code a pack of signals (targets (P, N, C)) that share
     ``coords``, a network size and a budget; one (file, PSNR) per signal."""
     fit_cfg = config.fit
@@ -266,12 +265,17 @@ def _fit_pack(arch, coords, targets, loss_weights, signal_chunks, noise_chunks, 
                        key=qat_key, quant_steps=steps_pack, progress=report("quantize"), **common)
         fitted = unstack(models, count)
     model_chunk = write_arch(arch)
-    return [_code(model, codes, (chunk, model_chunk, noise), groups, frozen, budget, bits, evaluate, config)
-            for model, codes, chunk, noise, bits, evaluate
-            in zip(fitted, all_codes, signal_chunks, noise_chunks, fixed_bits, evaluators)]
+    coded = []
+    for model, codes, chunk, noise, bits, evaluate, finish in zip(fitted, all_codes, signal_chunks, noise_chunks,
+                                                                   fixed_bits, evaluators, finishers):
+        code = functools.partial(_code, model, codes, (chunk, model_chunk, noise), groups, frozen,
+                                 fixed_bits=bits, evaluate=evaluate, config=config)
+        blob, psnr = code(budget)
+        coded.append((blob, psnr) if finish is None else finish(blob, psnr, arch, code))
+    return coded
 
 
-def _code(model, codes, header_chunks, groups, frozen, budget, fixed_bits, evaluate, config):
+def _code(model, codes, header_chunks, groups, frozen, budget, *, fixed_bits, evaluate, config):
     """The file of one fitted network, within its budget; with the PSNR of what it decodes to
     (below the noise fill, where there is one). ``header_chunks``: signal, model and noise chunks."""
     blob = _pack(*header_chunks, model, codes)
@@ -341,8 +345,10 @@ def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noi
 @dataclasses.dataclass(frozen=True)
 class _GainsFinisher:
     """Adds the gains chunk to a coded audio file: renders the network as the decoder will and
-    corrects its band energies toward ``original``'s below ``stop_bin``, with coarser steps or
-    none where the chunk would not fit the budget."""
+    corrects its band energies toward ``original``'s below ``stop_bin``. Where the chunk does
+    not fit beside the network, the network is coded again in what the chunk leaves (if the
+    chunk takes at most ``band_gains.MAX_SHARE`` of the file); where it still does not, the
+    gains take coarser steps, or the file has none."""
 
     original: np.ndarray
     meta: dict
@@ -353,24 +359,38 @@ class _GainsFinisher:
     budget: float | None
     reserve_bits: float
 
-    def __call__(self, blob: bytes, arch: ArchConfig) -> bytes:
+    def __call__(self, blob: bytes, psnr: float, arch: ArchConfig, code) -> tuple[bytes, float]:
+        """The file and PSNR of ``blob`` (of the network ``arch``) with gains; ``code(budget)``
+        codes the network again, as (file, PSNR), within ``budget`` bits."""
+        with_gains, chunk_bits = self._with_gains(blob, arch, self.step_db)
+        if self.budget is None or len(with_gains) * 8 <= self.budget:
+            return with_gains, psnr
+        if chunk_bits <= band_gains.MAX_SHARE * self.budget:
+            smaller, smaller_psnr = code(self.budget - chunk_bits)
+            with_gains, _ = self._with_gains(smaller, arch, self.step_db)
+            if len(with_gains) * 8 <= self.budget:
+                return with_gains, smaller_psnr
+        coarser, _ = self._with_gains(blob, arch, 2 * self.step_db)
+        return (coarser, psnr) if len(coarser) * 8 <= self.budget else (blob, psnr)
+
+    def _with_gains(self, blob: bytes, arch: ArchConfig, step_db: float) -> tuple[bytes, int]:
+        """``blob`` with the gains chunk of its network at ``step_db``, and the chunk's bits
+        in the file (tag and length included)."""
         parsed = container.unpack(blob)
         model = weights.decode(arch, parsed.tensors, parsed.payload)
         coords_at = functools.partial(self.modality.render_coords, self.meta, 1.0, 1.0)
         rendered = render_parts(model, coords_at, self.original.shape[0], check_finite)
-        for step_db in (self.step_db, 2 * self.step_db):
-            gains = band_gains.analyse(self.original, rendered, self.meta["sample_rate"], self.stop_bin,
-                                       step_db=step_db, band_erbs=self.band_erbs)
-            coded = container.pack(dataclasses.replace(parsed, gains=band_gains.write(gains)))
-            if self.budget is None or len(coded) * 8 <= self.budget:
-                return coded
-        return blob
+        gains = band_gains.analyse(self.original, rendered, self.meta["sample_rate"], self.stop_bin,
+                                   step_db=step_db, band_erbs=self.band_erbs)
+        coded = container.pack(dataclasses.replace(parsed, gains=band_gains.write(gains)))
+        return coded, 8 * (len(coded) - len(blob))
 
 
-def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseBands | None, config: CodecConfig,
-                    budget: float | None) -> _GainsFinisher | None:
-    """The band gains of an audio signal, or None where the modality has none, they are off, or
-    the signal is too short or too long for them."""
+def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseBands | None, noise_bits: int,
+                    config: CodecConfig, budget: float | None) -> _GainsFinisher | None:
+    """The band gains of an audio signal, or None where the modality has none, they are off,
+    the signal is too short or too long for them, or they would take more than
+    ``band_gains.MAX_SHARE`` of what the noise chunk leaves of the budget."""
     audio, meta = config.audio, signal.meta
     if not modality.noise_fill or audio.gain_step_db == 0:
         return None
@@ -380,8 +400,8 @@ def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseB
     levels = band_gains.level_count(signal.data.shape[0], meta["channels"], meta["sample_rate"], stop_bin,
                                     audio.gain_band_erbs)
     reserve = band_gains.RESERVE_BITS_PER_LEVEL * levels
-    if budget is not None:
-        reserve = min(reserve, band_gains.RESERVE_MAX_SHARE * budget)
+    if budget is not None and reserve > band_gains.MAX_SHARE * (budget - noise_bits):
+        return None
     return _GainsFinisher(np.asarray(signal.data, np.float32), meta, modality, stop_bin, audio.gain_step_db,
                           audio.gain_band_erbs, budget, reserve)
 
