@@ -79,7 +79,7 @@ class WeightCodec(Codec):
                scale: float) -> noise_fill.NoiseBands | None:
         if parsed.noise is None:
             return None
-        if not modality.noise_fill:
+        if not modality.spectral_side_info:
             raise FormatError(f"unexpected noise chunk in a {modality.name} file")
         if scale != 1.0:
             raise ConfigError("this audio file fills its top band with noise at its own sample rate; decode it "
@@ -90,7 +90,7 @@ class WeightCodec(Codec):
     def _gains(parsed: container.Container, modality: Modality, meta: dict[str, Any]) -> band_gains.BandGains | None:
         if parsed.gains is None:
             return None
-        if not modality.noise_fill:
+        if not modality.spectral_side_info:
             raise FormatError(f"unexpected gains chunk in a {modality.name} file")
         return band_gains.read(parsed.gains, meta["frames"], meta["channels"])
 
@@ -325,7 +325,7 @@ def _pack(signal_chunk: bytes, model_chunk: bytes, noise_chunk: bytes | None, mo
 def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noise_fill.NoiseBands | None:
     """The noise fill of an audio signal at the configured (or the rate's) cutoff; None where
     the modality has none or the whole band is coded."""
-    if not modality.noise_fill:
+    if not modality.spectral_side_info:
         return None
     meta, audio = signal.meta, config.audio
     cutoff = audio.cutoff_hz
@@ -392,7 +392,7 @@ def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseB
     the signal is too short or too long for them, or they would take more than
     ``band_gains.MAX_SHARE`` of what the noise chunk leaves of the budget."""
     audio, meta = config.audio, signal.meta
-    if not modality.noise_fill or audio.gain_step_db == 0:
+    if not modality.spectral_side_info or audio.gain_step_db == 0:
         return None
     if signal.data.shape[0] < 1 << stft.frame_log2_for(meta["sample_rate"]) or signal.data.size > stft.MAX_SAMPLES:
         return None

@@ -43,7 +43,7 @@ class Audio(Modality):
     default_suffix = ".wav"
     segment_fields = ("sample_rate", "channels", "subtype")  # what every segment shares with the whole
     rate_unit = "kbps"
-    noise_fill = True
+    spectral_side_info = True
 
     def read(self, path: Path) -> Signal:
         import soundfile as sf

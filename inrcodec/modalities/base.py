@@ -92,8 +92,9 @@ class Modality:
     def read_meta(self, r: Reader) -> dict[str, Any]:
         raise NotImplementedError
 
-    # Whether the weight codec may code this modality's top band as noise (a "noise" chunk).
-    noise_fill: ClassVar[bool] = False
+    # Whether the weight codec may code side information on this modality's spectrum: its top
+    # band as noise (a "noise" chunk) and corrections of its band energies (a "gains" chunk).
+    spectral_side_info: ClassVar[bool] = False
 
     def loss_weights(self, targets: np.ndarray, meta: dict[str, Any], strength: float) -> np.ndarray | None:
         """Weights (P, N) of mean 1 for each sample's squared error when fitting ``targets``
