@@ -13,7 +13,7 @@ from inrcodec import container
 from inrcodec.codecs import band_gains, stft
 from inrcodec.errors import FormatError
 from inrcodec.signal import Signal
-from tests.audio_clips import FAST_AUDIO
+from tests.audio_clips import FAST_AUDIO, tone_clip
 
 RATE = 16000
 
@@ -129,3 +129,12 @@ def test_another_rate_renders_the_network_without_the_gains():
     assert parsed.gains is not None and parsed.noise is None
     without = inrcodec.decode(container.pack(dataclasses.replace(parsed, gains=None)), scale=2).data
     assert np.array_equal(inrcodec.decode(blob, scale=2).data, without) and without.shape == (clip.shape[0] * 2, 1)
+
+
+def test_no_gains_where_they_would_take_too_much_of_what_the_noise_leaves():
+    # 44.1 kHz stereo at 16 kbit/s: about 2000 levels a second would want a third of the bits.
+    clip = tone_clip(0.5, 44100, 2)
+    blob = inrcodec.encode(Signal("audio", clip, {"sample_rate": 44100, "channels": 2, "frames": clip.shape[0],
+                                                  "subtype": "PCM_16"}), kbps=16, overrides=FAST_AUDIO)
+    sizes = inrcodec.info(blob)["bytes"]
+    assert "gains" not in sizes and sizes["noise"] > 0 and len(blob) * 8 <= 16 * 500
