@@ -42,7 +42,7 @@ def test_chunk_round_trip_keeps_every_level_of_every_channel():
     gains = band_gains.analyse(clip, _noisy(clip[:, :1]).repeat(2, axis=1), RATE, 128, step_db=6, band_erbs=1)
     assert gains.stop_bin == 128 and sum(gains.widths) == 128
     assert gains.levels.min() < 0 and np.any(gains.levels[:, 0] != gains.levels[:, 1])
-    parsed = band_gains.read(band_gains.write(gains), clip.shape[0], 2)
+    parsed = band_gains.read(band_gains.write(gains), clip.shape[0], 2, RATE)
     assert parsed.widths == gains.widths and np.array_equal(parsed.levels, gains.levels)
 
 
@@ -67,7 +67,7 @@ def test_a_header_beyond_the_limit_is_refused_before_any_allocation():
     clip = _talk_and_pause(0.25)
     chunk = band_gains.write(band_gains.analyse(clip, _noisy(clip), RATE, None, step_db=6, band_erbs=1))
     with pytest.raises(FormatError, match="at most"):
-        band_gains.read(chunk, stft.MAX_SAMPLES, 2)
+        band_gains.read(chunk, stft.MAX_SAMPLES, 2, RATE)
 
 
 @pytest.mark.parametrize("damage", ["widths", "frame", "truncated", "extended"])
@@ -84,7 +84,56 @@ def test_a_damaged_chunk_is_a_format_error(damage):
     elif damage == "extended":
         chunk = chunk + bytes(8)
     with pytest.raises(FormatError):
-        band_gains.read(chunk, clip.shape[0], 1)
+        band_gains.read(chunk, clip.shape[0], 1, RATE)
+
+
+def test_one_bin_per_band_over_the_whole_band_round_trips():
+    clip = _talk_and_pause(0.25)
+    gains = band_gains.analyse(clip, _noisy(clip), RATE, None, step_db=6, band_erbs=0.01)
+    assert len(gains.widths) == gains.stop_bin == 257
+    assert np.array_equal(band_gains.read(band_gains.write(gains), clip.shape[0], 1, RATE).levels, gains.levels)
+
+
+def _chunk_with(gains: band_gains.BandGains, *, step_code=None, low=None, high=None, models=None) -> bytes:
+    """A gains chunk written field by field, with any of its header fields replaced."""
+    from inrcodec.bitstream import Writer
+
+    w = Writer()
+    w.u8(gains.frame_log2)
+    w.uvarint(gains.stop_bin)
+    w.uvarint(len(gains.widths))
+    for width in gains.widths:
+        w.uvarint(width)
+    w.u8(gains.step_code if step_code is None else step_code)
+    w.svarint(int(gains.levels.min()) if low is None else low)
+    w.svarint(int(gains.levels.max()) if high is None else high)
+    for model in models:
+        model.write(w)
+    return w.getvalue()
+
+
+@pytest.mark.parametrize("field", ["huge model centre", "model beyond the levels", "gain that overflows"])
+def test_a_hostile_header_is_a_format_error_before_any_work(field):
+    from inrcodec import entropy
+
+    clip = _talk_and_pause(0.25)
+    gains = band_gains.analyse(clip, _noisy(clip), RATE, None, step_db=6, band_erbs=1)
+    zero = entropy.TensorModel(entropy.CONSTANT, 0)
+    if field == "huge model centre":
+        chunk = _chunk_with(gains, models=[entropy.TensorModel(entropy.DISCRETE_LAPLACE, 1 << 40, 1, 1, 9000)] * 5)
+    elif field == "model beyond the levels":
+        chunk = _chunk_with(gains, models=[entropy.TensorModel(entropy.DISCRETE_LAPLACE, 0, 1, 50, 9000)] + [zero] * 4)
+    else:
+        chunk = _chunk_with(gains, step_code=255, low=0, high=200, models=[zero] * 5)
+    with pytest.raises(FormatError, match="gains chunk"):
+        band_gains.read(chunk + bytes(4), clip.shape[0], 1, RATE)
+
+
+def test_a_frame_other_than_the_sample_rate_gives_is_a_format_error():
+    clip = _talk_and_pause(0.25)
+    chunk = band_gains.write(band_gains.analyse(clip, _noisy(clip), RATE, None, step_db=6, band_erbs=1))
+    with pytest.raises(FormatError, match="frame"):
+        band_gains.read(chunk, clip.shape[0], 1, 8000)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ that its energy is the original's, in steps of a few dB.
 A fitted network leaves an error of about the same power everywhere: inaudible under loud
 sound, a noise floor in pauses and soft passages, and too little energy where it smoothed
 detail away. Coding the energy of each band exactly and the fine structure less so is how
-CELT (Opus) keeps a low-rate codec sounding like its input. Here the decoder measures the
-network's band energies itself and the file carries only the correction, mostly zero where the
-network is close, a few bits where it is not. The correction is an integer from the file; the
-energies it is applied to are floats of the reconstruction, so parsing stays exact.
+CELT (Opus) keeps a low-rate codec sounding like its input. Here the encoder measures the
+band energies of the network's rendering (as the decoder will render it) and the file carries
+only the correction, mostly zero where the network is close, a few bits where it is not. The
+decoder scales its rendering by the coded corrections: integers from the file, so parsing
+stays exact; only the reconstruction is float.
 
 Analysis and synthesis use :mod:`inrcodec.codecs.stft`. The chunk (format 1.7, optional in
 audio files of the weight codec)::
@@ -15,7 +16,7 @@ audio files of the weight codec)::
     frame_log2 u8 | stop_bin uvarint | bands uvarint | width uvarint * bands | step_code u8 |
     low svarint | high svarint | entropy model * (CONTEXTS * min(channels, 2)) | payload
 
-Bins 0 to ``stop_bin - 1`` are split into ``bands`` bands of consecutive bins. Level v of a band
+The frame is the one :func:`stft.frame_log2_for` gives the sample rate. Bins 0 to ``stop_bin - 1`` are split into ``bands`` bands of consecutive bins. Level v of a band
 in a frame multiplies its bins by ``10^(v * step / 20)`` (step = ``step_code / 2`` dB); levels
 lie in ``low..high``. They are coded frame by frame (then channel, band), each with the entropy
 model of its context: in the first channel, the same band's level one frame earlier; in the
@@ -35,16 +36,18 @@ from inrcodec.codecs import stft
 from inrcodec.errors import FormatError
 
 CONTEXTS = 5
-# Levels reach this far in dB: a network may render noise where the original is silent (cut),
-# and rarely renders less than a sixteenth of a band's power where it has sound (boost).
+# Levels reach this far in dB (a rule of the format, so that no gain overflows): a network may
+# render noise where the original is silent (cut), and rarely renders less than a sixteenth of
+# a band's power where it has sound (boost).
 MAX_CUT_DB, MAX_BOOST_DB = 60.0, 24.0
 MAX_LEVEL = 255
 # Bits the encoder sets aside for each level before it knows them (it knows them only once
 # the network is coded); measured 2.2 on speech at 16 kbit/s with 6 dB steps.
 RESERVE_BITS_PER_LEVEL = 2.25
-# Gains that would take more than this share of what the noise chunk leaves of the target are
-# not coded: a network starved of bits would leave them little to correct. Where they take
-# more than their reserve, the network is coded again in what they leave, up to this share.
+# Gains whose reserve would take more than this share of what the headers and the noise chunk
+# leave of the target are not coded: a network starved of bits would leave them little to
+# correct. Where they take more than their reserve, the network is coded again in what they
+# leave, up to this share.
 MAX_SHARE = 0.25
 # Band powers below this (per bin, on samples in [-1, 1]) are treated as silence.
 _FLOOR = 1e-12
@@ -129,28 +132,34 @@ def write(gains: BandGains) -> bytes:
     return w.getvalue() + _payload(gains.levels, _rows(models, low, high), low)
 
 
-def read(chunk: bytes, samples: int, channels: int) -> BandGains:
-    """Parse a gains chunk of a signal of ``samples`` frames and ``channels``; FormatError on
-    anything out of bounds."""
+def read(chunk: bytes, samples: int, channels: int, sample_rate: int) -> BandGains:
+    """Parse a gains chunk of a signal of ``samples`` frames, ``channels`` and ``sample_rate``;
+    FormatError on anything out of bounds."""
     r = Reader(chunk, what="gains chunk")
     frame_log2 = r.u8()
-    if not stft.MIN_FRAME_LOG2 <= frame_log2 <= stft.MAX_FRAME_LOG2:
-        raise FormatError(f"gains chunk: frame of 2^{frame_log2} samples outside "
-                          f"2^{stft.MIN_FRAME_LOG2}..2^{stft.MAX_FRAME_LOG2}")
+    if frame_log2 != stft.frame_log2_for(sample_rate):
+        raise FormatError(f"gains chunk: frame of 2^{frame_log2} samples; audio at {sample_rate} Hz has "
+                          f"2^{stft.frame_log2_for(sample_rate)}")
     frame = 1 << frame_log2
     stop_bin = r.uvarint(limit=frame // 2 + 1)
-    count = r.uvarint(limit=frame // 2)
+    count = r.uvarint(limit=stop_bin)
     widths = tuple(r.uvarint(limit=frame) for _ in range(count))
     if count == 0 or 0 in widths or sum(widths) != stop_bin:
         raise FormatError(f"gains chunk: bands {widths} from bin 0 do not end at bin {stop_bin - 1}")
     step_code = r.u8()
     low, high = r.svarint(limit=MAX_LEVEL), r.svarint(limit=MAX_LEVEL)
-    if step_code == 0 or low > 0 or high < 0:
+    # Levels reach MAX_CUT_DB / MAX_BOOST_DB at most (step_code is in half dB): no gain overflows.
+    if step_code == 0 or not -2 * MAX_CUT_DB <= low * step_code <= 0 <= high * step_code <= 2 * MAX_BOOST_DB:
         raise FormatError(f"gains chunk: step {step_code} or levels {low}..{high} out of bounds")
     if samples * channels > stft.MAX_SAMPLES:
         raise FormatError(f"gains chunk for {samples * channels} samples; at most {stft.MAX_SAMPLES} have gains")
     frames = stft.frame_count(samples, frame)
     models = [entropy.TensorModel.read(r) for _ in range(_model_count(channels))]
+    for model in models:
+        first, last = ((model.center, model.center) if model.kind == entropy.CONSTANT
+                       else (model.low, model.low + model.alphabet_size - 1))
+        if first < low or last > high:
+            raise FormatError(f"gains chunk: an entropy model reaches beyond the levels {low}..{high}")
     table = _rows(models, low, high)
     payload = r.raw(r.remaining())
     coder = entropy.RowDecoder(payload, what="gains chunk", contents="levels")
@@ -195,7 +204,7 @@ def _model_count(channels: int) -> int:
 
 
 def _rows(models: list[entropy.TensorModel], low: int, high: int) -> np.ndarray:
-    """(CONTEXTS, high - low + 1) integer weights of each context's model over ``low..high``
+    """(models, high - low + 1) integer weights of each context's model over ``low..high``
     (zero outside the model's own alphabet: the coder still gives those values its least
     probability, so no value of the range is impossible)."""
     values = np.arange(low, high + 1)

@@ -92,7 +92,7 @@ class WeightCodec(Codec):
             return None
         if not modality.spectral_side_info:
             raise FormatError(f"unexpected gains chunk in a {modality.name} file")
-        return band_gains.read(parsed.gains, meta["frames"], meta["channels"])
+        return band_gains.read(parsed.gains, meta["frames"], meta["channels"], meta["sample_rate"])
 
 
 @releases_compiled_programs
@@ -152,8 +152,9 @@ def _encode_layout(signals: list[Signal], coords_np: np.ndarray, targets: list[n
                for signal in signals]
     noise = [_noise_bands(modality, signal, config) for signal in signals]
     noise_chunks = [None if bands is None else noise_fill.write(bands) for bands in noise]
-    finishers = [_gains_finisher(modality, signal, bands, 0 if chunk is None else 8 * len(chunk), config, budget)
-                 for signal, bands, chunk, budget in zip(signals, noise, noise_chunks, budgets)]
+    finishers = [_gains_finisher(modality, signal, bands, _overhead(chunk, noise_chunk, arch), config, budget)
+                 for signal, bands, chunk, noise_chunk, arch, budget
+                 in zip(signals, noise, chunks, noise_chunks, archs, budgets)]
     reserves = [0.0 if finish is None else finish.reserve_bits for finish in finishers]
     for i, bands in enumerate(noise):
         if bands is not None:  # the network codes what is below the noise, in what the noise leaves
@@ -347,8 +348,9 @@ class _GainsFinisher:
     """Adds the gains chunk to a coded audio file: renders the network as the decoder will and
     corrects its band energies toward ``original``'s below ``stop_bin``. Where the chunk does
     not fit beside the network, the network is coded again in what the chunk leaves (if the
-    chunk takes at most ``band_gains.MAX_SHARE`` of the file); where it still does not, the
-    gains take coarser steps, or the file has none."""
+    chunk takes at most ``band_gains.MAX_SHARE`` of what the headers and the noise chunk leave
+    of the budget, ``free_bits``); where it still does not, the gains take coarser steps, or
+    the file has none. The PSNR that goes with the file is the network's, before the gains."""
 
     original: np.ndarray
     meta: dict
@@ -357,6 +359,7 @@ class _GainsFinisher:
     step_db: float
     band_erbs: float
     budget: float | None
+    free_bits: float | None
     reserve_bits: float
 
     def __call__(self, blob: bytes, psnr: float, arch: ArchConfig, code) -> tuple[bytes, float]:
@@ -365,7 +368,7 @@ class _GainsFinisher:
         with_gains, chunk_bits = self._with_gains(blob, arch, self.step_db)
         if self.budget is None or len(with_gains) * 8 <= self.budget:
             return with_gains, psnr
-        if chunk_bits <= band_gains.MAX_SHARE * self.budget:
+        if chunk_bits <= band_gains.MAX_SHARE * self.free_bits:
             smaller, smaller_psnr = code(self.budget - chunk_bits)
             with_gains, _ = self._with_gains(smaller, arch, self.step_db)
             if len(with_gains) * 8 <= self.budget:
@@ -386,11 +389,12 @@ class _GainsFinisher:
         return coded, 8 * (len(coded) - len(blob))
 
 
-def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseBands | None, noise_bits: int,
+def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseBands | None, taken_bits: float,
                     config: CodecConfig, budget: float | None) -> _GainsFinisher | None:
     """The band gains of an audio signal, or None where the modality has none, they are off,
-    the signal is too short or too long for them, or they would take more than
-    ``band_gains.MAX_SHARE`` of what the noise chunk leaves of the budget."""
+    the signal is too short or too long for them, or their reserve would take more than
+    ``band_gains.MAX_SHARE`` of what the headers and the noise chunk (``taken_bits``) leave
+    of the budget."""
     audio, meta = config.audio, signal.meta
     if not modality.spectral_side_info or audio.gain_step_db == 0:
         return None
@@ -400,10 +404,11 @@ def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseB
     levels = band_gains.level_count(signal.data.shape[0], meta["channels"], meta["sample_rate"], stop_bin,
                                     audio.gain_band_erbs)
     reserve = band_gains.RESERVE_BITS_PER_LEVEL * levels
-    if budget is not None and reserve > band_gains.MAX_SHARE * (budget - noise_bits):
+    free = None if budget is None else budget - taken_bits
+    if free is not None and reserve > band_gains.MAX_SHARE * free:
         return None
     return _GainsFinisher(np.asarray(signal.data, np.float32), meta, modality, stop_bin, audio.gain_step_db,
-                          audio.gain_band_erbs, budget, reserve)
+                          audio.gain_band_erbs, budget, free, reserve)
 
 
 @dataclasses.dataclass(frozen=True)
