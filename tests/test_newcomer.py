@@ -23,7 +23,7 @@ from tests.audio_clips import FAST_AUDIO, tone_clip, write_clip
 from tests.cli_runs import assert_one_line_error, invoke, set_options
 from tests.conftest import FAST, crop_of_sample
 from tests.point_clouds import FAST_POINTS, sphere_cloud, write_ply
-from tests.video_clips import FAST_VIDEO
+from tests.video_clips import FAST_VIDEO, moving_clip
 from tests.video_clips import write_clip as write_video
 
 def _inputs(folder: Path) -> dict[Path, list[str]]:
@@ -32,7 +32,7 @@ def _inputs(folder: Path) -> dict[Path, list[str]]:
     image = folder / "photo.png"
     iio.imwrite(image, crop_of_sample(32))
     audio = write_clip(folder / "voice.flac", tone_clip(0.25, 11025, 2), 11025, "PCM_16")
-    video = write_video(folder / "clip.mkv")
+    video = write_video(folder / "clip.mkv", moving_clip(frames=3))
     cloud = write_ply(folder / "cloud.ply", *sphere_cloud(), ascii=True)
     return {
         image: ["--bpp", "3", "--seed", "1", *set_options(FAST)],
