@@ -54,7 +54,7 @@ _FLOOR = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
-class BandGains:
+class BandGains(stft.BandLevels):
     """What the gains chunk holds; ``levels`` is (frames, channels, bands) integers."""
 
     frame_log2: int
@@ -62,14 +62,6 @@ class BandGains:
     widths: tuple[int, ...]
     step_code: int
     levels: np.ndarray
-
-    @property
-    def frame(self) -> int:
-        return 1 << self.frame_log2
-
-    @property
-    def step_db(self) -> float:
-        return self.step_code / 2.0
 
 
 def layout(sample_rate: int, stop_bin: int | None, band_erbs: float) -> tuple[int, int, tuple[int, ...]]:

@@ -40,7 +40,7 @@ NOISE_SEED = 0x1F1F
 
 
 @dataclasses.dataclass(frozen=True)
-class NoiseBands:
+class NoiseBands(stft.BandLevels):
     """What the noise chunk holds; ``levels`` is (groups, channels, bands) integers."""
 
     frame_log2: int
@@ -51,14 +51,6 @@ class NoiseBands:
     top: int
     silent: int
     levels: np.ndarray
-
-    @property
-    def frame(self) -> int:
-        return 1 << self.frame_log2
-
-    @property
-    def step_db(self) -> float:
-        return self.step_code / 2.0
 
 
 def analyse(samples: np.ndarray, sample_rate: int, cutoff_hz: float, frame_log2: int, *, step_db: float,

@@ -70,3 +70,19 @@ def band_power(spectra: np.ndarray, widths: tuple[int, ...]) -> np.ndarray:
     """Summed power of each band of consecutive bins: (T, C, bins) -> (T, C, bands)."""
     starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
     return np.add.reduceat(np.abs(spectra) ** 2, starts, axis=2)
+
+
+class BandLevels:
+    """What side information in bands of this transform holds (with ``frame_log2`` and
+    ``step_code`` fields): its frame length and its level step (``step_code`` half dB)."""
+
+    frame_log2: int
+    step_code: int
+
+    @property
+    def frame(self) -> int:
+        return 1 << self.frame_log2
+
+    @property
+    def step_db(self) -> float:
+        return self.step_code / 2.0
