@@ -21,9 +21,9 @@ from inrcodec.errors import FormatError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 7  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
+FORMAT_MINOR = 8  # 1.1 added the geometry chunk, 1.2 the segments chunk, 1.3 the latents chunk,
 # 1.4 tensor entropy models that name their decay by its index in a table, 1.5 the frames chunk,
-# 1.6 the noise chunk, 1.7 the gains chunk
+# 1.6 the noise chunk, 1.7 the gains chunk, 1.8 noise levels of later channels from the channel before
 MAX_FILE_BYTES = 1 << 31  # 2 GiB: anything larger is not a file this version writes
 
 TAG_SIGNAL = 0x01  # modality code + modality metadata

@@ -38,6 +38,42 @@ def test_chunk_round_trip_keeps_every_level():
     assert np.array_equal(parsed.levels, bands.levels) and parsed.levels.shape[1:] == (2, len(bands.widths))
 
 
+def _chunk_before_1_8(bands: noise_fill.NoiseBands) -> bytes:
+    """A noise chunk as format 1.6 and 1.7 wrote it (every channel's levels as differences in
+    time, one model), written field by field so as not to lean on the code under test."""
+    from inrcodec import entropy
+    from inrcodec.bitstream import Writer
+
+    w = Writer()
+    w.u8(bands.frame_log2)
+    w.uvarint(bands.first_bin)
+    w.uvarint(len(bands.widths))
+    for width in bands.widths:
+        w.uvarint(width)
+    w.u8(bands.step_code)
+    w.uvarint(bands.group)
+    w.svarint(bands.top)
+    w.uvarint(bands.silent)
+    deltas = np.diff(bands.levels, axis=0, prepend=0).reshape(-1)
+    model = entropy.fit_model(deltas)[0]
+    model.write(w)
+    return w.getvalue() + entropy.encode([deltas], [model])
+
+
+def test_later_channels_are_coded_from_the_channel_before_and_older_files_still_parse():
+    mono = _speech_like(2.0)
+    # Two channels of one recording: the second a little softer and with its own faint hiss.
+    clip = np.concatenate([mono, 0.9 * mono + np.random.default_rng(5).normal(0, 1e-4, mono.shape)], axis=1)
+    bands = noise_fill.analyse(clip, 16000, 4000, 9, step_db=3, band_erbs=1)
+    chunk, old_chunk = noise_fill.write(bands), _chunk_before_1_8(bands)
+    assert len(chunk) < 0.8 * len(old_chunk)
+    assert np.array_equal(noise_fill.read(chunk, clip.shape[0], 2).levels, bands.levels)
+    old = noise_fill.read(old_chunk, clip.shape[0], 2, channel_prediction=False)
+    assert np.array_equal(old.levels, bands.levels)
+    with pytest.raises(FormatError):  # each layout is read only by its own version's rules
+        noise_fill.read(old_chunk, clip.shape[0], 2)
+
+
 def test_filled_bands_have_the_originals_energy_and_the_band_below_is_kept():
     clip = _speech_like()
     bands = noise_fill.analyse(clip, 16000, 4000, 9, step_db=3, band_erbs=1)

@@ -12,13 +12,17 @@ Analysis and synthesis share one short-time Fourier transform (:mod:`inrcodec.co
 The chunk (format 1.6, required in noise-filled audio files)::
 
     frame_log2 u8 | first_bin uvarint | bands uvarint | width uvarint * bands | step_code u8 |
-    group uvarint | top svarint | silent uvarint | entropy model | payload (rest of the chunk)
+    group uvarint | top svarint | silent uvarint | entropy model * M | payload (rest of the chunk)
 
 Bins ``first_bin`` onwards are split into ``bands`` bands of consecutive bins. Each band of
 each channel has one level per ``group`` frames: level v means a power spectral density of
 ``(top - v) * step`` dB (step = ``step_code / 2`` dB) and ``silent`` means no noise. The
-levels, in order (group, channel, band), are coded as differences from the same band's level
-one group earlier (0 before the first), with one discrete-Laplace model (``entropy``).
+levels are coded as differences, each kind with its own discrete-Laplace model (``entropy``):
+in the first channel from the same band's level one group earlier (0 before the first), in
+the others (from format 1.8) from the same band's level in the channel before, since the
+channels of one recording mostly share their loudness. M is 1 for mono and for files before
+1.8 (where every channel is coded as the first), else 2; the payload holds the first
+channel's differences (group, band), then the other channels' (group, channel, band).
 """
 
 from __future__ import annotations
@@ -85,15 +89,16 @@ def write(bands: NoiseBands) -> bytes:
     w.uvarint(bands.group)
     w.svarint(bands.top)
     w.uvarint(bands.silent)
-    deltas = _deltas(bands.levels)
-    model, _ = entropy.fit_model(deltas)
-    model.write(w)
-    return w.getvalue() + entropy.encode([deltas], [model])
+    deltas = _deltas(bands.levels, channel_prediction=True)
+    models = [entropy.fit_model(d)[0] for d in deltas]
+    for model in models:
+        model.write(w)
+    return w.getvalue() + entropy.encode(deltas, models)
 
 
-def read(chunk: bytes, samples: int, channels: int) -> NoiseBands:
+def read(chunk: bytes, samples: int, channels: int, *, channel_prediction: bool = True) -> NoiseBands:
     """Parse a noise chunk of a signal of ``samples`` frames and ``channels``; FormatError on
-    anything out of bounds."""
+    anything out of bounds. ``channel_prediction`` False reads the layout before format 1.8."""
     r = Reader(chunk, what="noise chunk")
     frame_log2 = r.u8()
     if not stft.MIN_FRAME_LOG2 <= frame_log2 <= stft.MAX_FRAME_LOG2:
@@ -113,11 +118,17 @@ def read(chunk: bytes, samples: int, channels: int) -> NoiseBands:
     if step_code == 0 or group == 0 or silent == 0:
         raise FormatError(f"noise chunk: step {step_code}, group {group}, silent level {silent} must be positive")
     groups = -(-stft.frame_count(samples, frame) // group)
-    model = entropy.TensorModel.read(r)
-    if model.low < -silent or model.low + model.alphabet_size - 1 > silent:
+    sizes = [groups * count, groups * (channels - 1) * count] if channel_prediction and channels > 1 else [
+        groups * channels * count]
+    models = [entropy.TensorModel.read(r) for _ in sizes]
+    if any(m.low < -silent or m.low + m.alphabet_size - 1 > silent for m in models):
         raise FormatError(f"noise chunk: level differences beyond the {silent + 1} levels")
-    [deltas] = entropy.decode(r.raw(r.remaining()), [groups * channels * count], [model])
-    levels = np.cumsum(deltas.reshape(groups, channels, count), axis=0)
+    deltas = entropy.decode(r.raw(r.remaining()), sizes, models)
+    if len(deltas) == 1:
+        levels = np.cumsum(deltas[0].reshape(groups, channels, count), axis=0)
+    else:
+        first = np.cumsum(deltas[0].reshape(groups, 1, count), axis=0)
+        levels = np.cumsum(np.concatenate([first, deltas[1].reshape(groups, channels - 1, count)], axis=1), axis=1)
     if levels.min() < 0 or levels.max() > silent:
         raise FormatError(f"noise chunk: levels outside 0..{silent}")
     return NoiseBands(frame_log2, first_bin, widths, step_code, group, top, silent, levels)
@@ -152,5 +163,8 @@ def _band_density(spectra: np.ndarray, widths: tuple[int, ...], frame: int) -> n
     return stft.band_power(spectra, widths) / (frame / 2.0) / np.asarray(widths)
 
 
-def _deltas(levels: np.ndarray) -> np.ndarray:
-    return np.diff(levels, axis=0, prepend=0).reshape(-1)
+def _deltas(levels: np.ndarray, *, channel_prediction: bool) -> list[np.ndarray]:
+    """The coded differences of (groups, channels, bands) ``levels``, one array per model."""
+    if not channel_prediction or levels.shape[1] == 1:
+        return [np.diff(levels, axis=0, prepend=0).reshape(-1)]
+    return [np.diff(levels[:, 0], axis=0, prepend=0).reshape(-1), np.diff(levels, axis=1).reshape(-1)]

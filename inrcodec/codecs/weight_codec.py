@@ -84,7 +84,7 @@ class WeightCodec(Codec):
         if scale != 1.0:
             raise ConfigError("this audio file fills its top band with noise at its own sample rate; decode it "
                               "without --scale")
-        return noise_fill.read(parsed.noise, meta["frames"], meta["channels"])
+        return noise_fill.read(parsed.noise, meta["frames"], meta["channels"], channel_prediction=parsed.version >= (1, 8))
 
     @staticmethod
     def _gains(parsed: container.Container, modality: Modality, meta: dict[str, Any]) -> band_gains.BandGains | None:

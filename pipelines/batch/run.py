@@ -23,7 +23,7 @@ from inrcodec.compile_cache import RELEASE_ENV
 from inrcodec.errors import FormatError, InputError
 from inrcodec.metrics import json_ready
 from inrcodec.files import atomic_path
-from pipelines import SINGLE_THREAD_XLA_FLAGS
+from pipelines import single_thread_xla_flags
 from pipelines.batch.inputs import BatchItem
 from pipelines.batch.job import FAILED, OK, SKIPPED, pack_job
 
@@ -146,7 +146,7 @@ def _worker_env(cpus_per_job: float, gpus_per_job: float) -> dict[str, str]:
     if gpus_per_job == 0:
         env["JAX_PLATFORMS"] = "cpu"
     if cpus_per_job <= 1:  # one XLA thread per job: N jobs then use N cores without oversubscription
-        env["XLA_FLAGS"] = SINGLE_THREAD_XLA_FLAGS
+        env["XLA_FLAGS"] = single_thread_xla_flags()
     return env
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from pipelines import SINGLE_THREAD_XLA_FLAGS
+from pipelines import single_thread_xla_flags
 from pipelines.bench.image_codecs import Coded
 
 # Settings that say how the configuration was asked for: the fit jobs need them, but the
@@ -136,7 +136,7 @@ def encode_decode(signal, settings: dict[str, Any], *, warm_decode: bool = False
 
 
 def single_threaded_worker() -> None:
-    os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA_FLAGS
+    os.environ["XLA_FLAGS"] = single_thread_xla_flags()
 
 
 def _read_cache(path: Path) -> list[dict[str, Any]]:

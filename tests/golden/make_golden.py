@@ -41,6 +41,11 @@ AUDIO_CASES = {
     "audio-gains": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
                     "rate.target=32", "audio.cutoff_hz=2000", "audio.gain_step_db=3"),
 }
+# Format 1.8: a stereo clip's noise levels, the second channel's from the first's.
+STEREO_AUDIO_CASES = {
+    "audio-stereo-noise": ("fit.steps=100", "fit.steps_per_call=50", "arch.levels=4", "arch.max_res=256",
+                           "rate.target=48", "audio.cutoff_hz=2000"),
+}
 POINTCLOUD_CASES = {
     "pointcloud-colour": ("fit.steps=150", "fit.batch_size=512", "arch.depth=5", "arch.context_width=8",
                           "arch.colour_levels=4", "arch.colour_table_size=64", "arch.colour_max_res=16",
@@ -77,8 +82,9 @@ def output_digest(blob: bytes) -> str:
 
 
 def golden_signals():
-    """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone,
-    300 coloured points on a sphere, four 12x16 frames of a drifting gradient."""
+    """The source signal of every case: a 24x24 crop of the sample photo, a quarter-second tone
+    (mono, and stereo with a softer second channel), 300 coloured points on a sphere, four 12x16
+    frames of a drifting gradient."""
     import tempfile
 
     from inrcodec.modalities.pointcloud import POINTCLOUD
@@ -91,9 +97,11 @@ def golden_signals():
     image = Signal("image", crop_of_sample(24), {"height": 24, "width": 24, "channels": 3, "bits": 8})
     clip = tone_clip(0.25, 8000)
     audio = Signal("audio", clip, {"sample_rate": 8000, "channels": 1, "frames": clip.shape[0], "subtype": "PCM_16"})
+    pair = np.concatenate([clip, 0.7 * clip], axis=1)
+    stereo = Signal("audio", pair, {"sample_rate": 8000, "channels": 2, "frames": clip.shape[0], "subtype": "PCM_16"})
     with tempfile.TemporaryDirectory() as folder:
         cloud = POINTCLOUD.read(write_ply(Path(folder) / "sphere.ply", *sphere_cloud(300)))
-    cases = [(image, IMAGE_CASES), (audio, AUDIO_CASES), (cloud, POINTCLOUD_CASES), (moving_clip(frames=4), VIDEO_CASES)]
+    cases = [(image, IMAGE_CASES), (audio, AUDIO_CASES), (stereo, STEREO_AUDIO_CASES), (cloud, POINTCLOUD_CASES), (moving_clip(frames=4), VIDEO_CASES)]
     return {name: (signal, o) for signal, table in cases for name, o in table.items()}
 
 
