@@ -128,6 +128,20 @@ def test_a_low_rate_codes_the_top_band_as_noise_within_the_target(noise_filled):
     assert _band_power_db(decoded, 16000, 4500, 8000) == pytest.approx(_band_power_db(clip, 16000, 4500, 8000), abs=3)
 
 
+def test_a_stereo_low_rate_takes_one_noise_level_per_two_frames():
+    mono = _speech_like()
+    clip = np.concatenate([mono, 0.5 * mono], axis=1)
+    blob = inrcodec.encode(Signal("audio", clip, {"sample_rate": 16000, "channels": 2, "frames": 16000,
+                                                  "subtype": "PCM_16"}), kbps=16, overrides=FAST_AUDIO)
+    assert len(blob) * 8 <= 16 * 1000
+    bands = noise_fill.read(container.unpack(blob).noise, 16000, 2)
+    assert bands.group == 2  # 8 kbit/s a channel
+    decoded = inrcodec.decode(blob).data
+    for c in range(2):
+        assert _band_power_db(decoded[:, c:], 16000, 4500, 8000) == pytest.approx(
+            _band_power_db(clip[:, c:], 16000, 4500, 8000), abs=3)
+
+
 def test_the_whole_band_is_coded_when_asked(noise_filled):
     signal = inrcodec.decode(noise_filled)
     blob = inrcodec.encode(signal, kbps=16, overrides=(*FAST_AUDIO, "audio.cutoff_hz=-1"))

@@ -24,7 +24,7 @@ from inrcodec import container, quantize, weights
 from inrcodec.codecs import band_gains, noise_fill, stft
 from inrcodec.codecs.base import Codec, Encoded, Progress, check_finite, check_render, overhead_bits
 from inrcodec.compile_cache import releases_compiled_programs
-from inrcodec.config import NOISE_CUTOFFS, CodecConfig
+from inrcodec.config import NOISE_CUTOFFS, NOISE_FRAMES, CodecConfig
 from inrcodec.errors import ConfigError, FormatError
 from inrcodec.fit import grid_rate, render_parts, schedule, stack, train, unstack
 from inrcodec.inr import ArchConfig, write_arch
@@ -329,18 +329,19 @@ def _noise_bands(modality: Modality, signal: Signal, config: CodecConfig) -> noi
     if not modality.spectral_side_info:
         return None
     meta, audio = signal.meta, config.audio
+    per_channel = config.rate.target / meta["channels"] if config.rate.target > 0 else math.inf
     cutoff = audio.cutoff_hz
     if cutoff == 0:
         if config.rate.target <= 0:
             return None
-        per_channel = config.rate.target / meta["channels"]
         cutoff = next((hz for kbps, hz in NOISE_CUTOFFS if per_channel <= kbps), -1.0)
+    group = audio.noise_frames or next((frames for kbps, frames in NOISE_FRAMES if per_channel <= kbps), 1)
     frame_log2 = stft.frame_log2_for(meta["sample_rate"])
     if (cutoff < 0 or cutoff >= meta["sample_rate"] / 2 or signal.data.shape[0] < (1 << frame_log2)
             or signal.data.size > stft.MAX_SAMPLES):
         return None
     return noise_fill.analyse(signal.data, meta["sample_rate"], cutoff, frame_log2, step_db=audio.noise_step_db,
-                              band_erbs=audio.noise_band_erbs)
+                              band_erbs=audio.noise_band_erbs, group=group)
 
 
 @dataclasses.dataclass(frozen=True)
