@@ -181,7 +181,7 @@ def test_another_rate_renders_the_network_without_the_gains():
 
 
 def test_no_gains_where_they_would_take_too_much_of_what_the_noise_leaves():
-    # 44.1 kHz stereo at 16 kbit/s: about 2000 levels a second would want a third of the bits.
+    # 44.1 kHz stereo at 16 kbit/s: 1700 levels a second and channel would want two fifths of the bits.
     clip = tone_clip(0.5, 44100, 2)
     blob = inrcodec.encode(Signal("audio", clip, {"sample_rate": 44100, "channels": 2, "frames": clip.shape[0],
                                                   "subtype": "PCM_16"}), kbps=16, overrides=FAST_AUDIO)

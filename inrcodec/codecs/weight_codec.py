@@ -402,9 +402,8 @@ def _gains_finisher(modality: Modality, signal: Signal, noise: noise_fill.NoiseB
     if signal.data.shape[0] < 1 << stft.frame_log2_for(meta["sample_rate"]) or signal.data.size > stft.MAX_SAMPLES:
         return None
     stop_bin = None if noise is None else noise.first_bin
-    levels = band_gains.level_count(signal.data.shape[0], meta["channels"], meta["sample_rate"], stop_bin,
-                                    audio.gain_band_erbs)
-    reserve = band_gains.RESERVE_BITS_PER_LEVEL * levels
+    reserve = band_gains.reserve_bits(signal.data.shape[0], meta["channels"], meta["sample_rate"], stop_bin,
+                                      audio.gain_band_erbs)
     free = None if budget is None else budget - taken_bits
     if free is not None and reserve > band_gains.MAX_SHARE * free:
         return None
