@@ -89,7 +89,7 @@ def write(bands: NoiseBands) -> bytes:
     w.uvarint(bands.group)
     w.svarint(bands.top)
     w.uvarint(bands.silent)
-    deltas = _deltas(bands.levels, channel_prediction=True)
+    deltas = _deltas(bands.levels)
     models = [entropy.fit_model(d)[0] for d in deltas]
     for model in models:
         model.write(w)
@@ -163,8 +163,8 @@ def _band_density(spectra: np.ndarray, widths: tuple[int, ...], frame: int) -> n
     return stft.band_power(spectra, widths) / (frame / 2.0) / np.asarray(widths)
 
 
-def _deltas(levels: np.ndarray, *, channel_prediction: bool) -> list[np.ndarray]:
+def _deltas(levels: np.ndarray) -> list[np.ndarray]:
     """The coded differences of (groups, channels, bands) ``levels``, one array per model."""
-    if not channel_prediction or levels.shape[1] == 1:
+    if levels.shape[1] == 1:
         return [np.diff(levels, axis=0, prepend=0).reshape(-1)]
     return [np.diff(levels[:, 0], axis=0, prepend=0).reshape(-1), np.diff(levels, axis=1).reshape(-1)]
