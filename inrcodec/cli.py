@@ -307,7 +307,7 @@ _BENCHES = (
         name="image",
         doc="Code images with inrcodec and the baselines; write RD curves, BD-rates and a plot." + _RESUMES,
         inputs_help="Image files or folders of images.",
-        codecs="jpeg,jpeg-opt,webp,avif,jpeg2000",
+        codecs="jpeg,jpeg-opt,webp,avif,jpeg2000,jpegxl",
         targets="0.25,0.5,1,2",
         targets_help="Target bpp of the codec under test, comma-separated; empty: baselines only.",
         options=(("crop", int, 256, "Centre crop side in pixels; 0 keeps whole images."),),
@@ -361,6 +361,8 @@ def _add_bench_command(bench: _Bench) -> None:
             _require("visqol", "bench", "the audio benchmark's MOS")
         if bench.name == "pointcloud" and "draco" in codecs.split(","):
             _require("DracoPy", "bench", "the Draco baseline")
+        if bench.name == "image" and "jpegxl" in codecs.split(","):
+            _require("imagecodecs", "bench", "the JPEG XL baseline")
         from pipelines.bench.run import run
         from pipelines.bench.specs import SPECS
 

@@ -183,30 +183,24 @@ class JpegXLCodec(Codec):
 
     @property
     def version(self) -> str:
-        codecs = _imagecodecs()
-        return f"imagecodecs {codecs.__version__}; {codecs.jpegxl_version()}"
+        import imagecodecs  # the bench extra; `inrcodec bench` checks for it first
+
+        return f"imagecodecs {imagecodecs.__version__}; {imagecodecs.jpegxl_version()}"
 
     @property
     def settings(self) -> dict[str, Any]:
         return {"format": self.format, "param": self.param, "effort": self.effort, "lossless": False}
 
     def encode_decode(self, rgb: np.ndarray, q: float) -> Coded:
-        codecs = _imagecodecs()
+        import imagecodecs
+
         rgb = _check_rgb8(rgb)
         start = time.perf_counter()
-        data = bytes(codecs.jpegxl_encode(rgb, distance=float(q), effort=self.effort, lossless=False))
+        data = bytes(imagecodecs.jpegxl_encode(rgb, distance=float(q), effort=self.effort, lossless=False))
         encode_s = time.perf_counter() - start
         start = time.perf_counter()
-        decoded = np.asarray(codecs.jpegxl_decode(data), np.uint8)
+        decoded = np.asarray(imagecodecs.jpegxl_decode(data), np.uint8)
         return Coded(data, decoded, encode_s, time.perf_counter() - start)
-
-
-def _imagecodecs():
-    try:
-        import imagecodecs
-    except ImportError:
-        raise ImportError("the jpegxl baseline needs imagecodecs: pip install 'inrcodec[bench]'") from None
-    return imagecodecs
 
 
 IMAGE_CODECS: dict[str, type[Codec]] = {
